@@ -1,0 +1,67 @@
+# ddbpipe: everything installs from this repository's own files into .venv and .cache.
+#   make setup  - .venv (package + dev tools), jars from Maven Central, dynalite from npm
+#   make demo   - local stack up, sample table, export through Spark + connector, import, compare
+#   make test   - the whole test suite (unit, functional on dynalite + moto server, e2e spark-submit)
+#   make lint   - ruff + mypy
+#   make bench  - benchmarks, results in docs/benchmarks.md
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CACHE  := $(abspath .cache)
+export PIP_CACHE_DIR := $(CACHE)/pip
+export npm_config_cache := $(CACHE)/npm
+export SPARK_LOCAL_IP := 127.0.0.1
+
+.PHONY: setup venv jars node test unit lint demo bench clean local-up local-down wheel
+
+setup: venv jars node
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+jars: $(CACHE)/jars/.resolved
+$(CACHE)/jars/.resolved: deps/pom.xml
+	rm -rf $(CACHE)/jars
+	cd deps && mvn -q -B -Dmaven.repo.local=$(CACHE)/m2 \
+	  dependency:copy-dependencies -DoutputDirectory=$(CACHE)/jars -DincludeScope=runtime
+	touch $@
+
+node: $(CACHE)/node/.installed
+$(CACHE)/node/.installed: deps/package.json deps/package-lock.json
+	mkdir -p $(CACHE)/node
+	cp deps/package.json deps/package-lock.json $(CACHE)/node/
+	cd $(CACHE)/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup
+	$(BIN)/pytest -q -ra
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+demo: setup
+	$(BIN)/python -m ddbpipe.demo
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+local-up: setup
+	$(BIN)/ddbpipe local up
+
+local-down:
+	$(BIN)/ddbpipe local down
+
+wheel: venv
+	$(BIN)/python -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info

@@ -1,0 +1,172 @@
+"""Regions, endpoints and credentials, resolved once the way the AWS CLI does.
+
+An :class:`AwsConfig` is small, frozen and picklable: the driver resolves it from the command line
+and the environment, and Spark executors build their own clients from it. Credentials are never
+part of it; every process takes them from the standard chain (environment, profile, instance role).
+
+Endpoint precedence, per service: ``--endpoint-url`` (one URL for everything, as LocalStack users
+expect), then ``AWS_ENDPOINT_URL_<SERVICE>``, then ``AWS_ENDPOINT_URL``, then AWS itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional
+from urllib.parse import urlparse
+
+from ddbpipe import __version__
+from ddbpipe.errors import ConfigError, EndpointUnreachable
+
+#: Services ddbpipe talks to, with the suffix of their AWS_ENDPOINT_URL_<SUFFIX> variable.
+SERVICES = {
+    "dynamodb": "DYNAMODB",
+    "s3": "S3",
+    "emr": "EMR",
+    "iam": "IAM",
+    "sts": "STS",
+    "scheduler": "SCHEDULER",
+}
+
+LOCALSTACK_URL = "http://localhost:4566"
+
+
+def _check_url(url: str, source: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(
+            f"{source} {url!r} is not an endpoint URL.",
+            "Give one like http://127.0.0.1:4566 (scheme, host and port).",
+        )
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """Where to send AWS calls. Picklable; holds no secrets."""
+
+    region: str
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    profile: Optional[str] = None
+
+    def endpoint(self, service: str) -> Optional[str]:
+        return self.endpoints.get(service)
+
+    def with_region(self, region: str) -> AwsConfig:
+        return replace(self, region=region)
+
+    @property
+    def is_local(self) -> bool:
+        """True when every endpoint in use points at this machine (a local stand-in)."""
+        hosts = {urlparse(u).hostname for u in self.endpoints.values()}
+        return bool(hosts) and hosts <= {"localhost", "127.0.0.1", "::1"}
+
+
+def resolve(
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> AwsConfig:
+    """Resolve region and endpoints from flags first, then the standard environment variables."""
+    env = os.environ if env is None else env
+    profile = profile or env.get("AWS_PROFILE") or None
+    endpoints: dict[str, str] = {}
+    if endpoint_url:
+        url = _check_url(endpoint_url, "--endpoint-url")
+        endpoints = {svc: url for svc in SERVICES}
+    else:
+        common = env.get("AWS_ENDPOINT_URL")
+        for svc, suffix in SERVICES.items():
+            specific = env.get(f"AWS_ENDPOINT_URL_{suffix}")
+            if specific:
+                endpoints[svc] = _check_url(specific, f"AWS_ENDPOINT_URL_{suffix}")
+            elif common:
+                endpoints[svc] = _check_url(common, "AWS_ENDPOINT_URL")
+    region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        region = _profile_region(profile)
+    if not region:
+        raise ConfigError(
+            "No AWS region is set.",
+            "Pass --region, or set AWS_REGION (or a region in your AWS profile).",
+        )
+    return AwsConfig(region=region, endpoints=endpoints, profile=profile)
+
+
+def _profile_region(profile: Optional[str]) -> Optional[str]:
+    import boto3
+
+    try:
+        return boto3.session.Session(profile_name=profile).region_name
+    except Exception:  # a missing profile is reported when a client is made
+        return None
+
+
+def session(cfg: AwsConfig) -> Any:
+    """A boto3 session for ``cfg``: the standard credential chain, or LocalStack's test keys."""
+    import boto3
+    import botocore.exceptions
+
+    if os.environ.get("DDBPIPE_LOCALSTACK") == "1":
+        from localstack_client.session import Session as LocalstackSession
+
+        return LocalstackSession(region_name=cfg.region)
+    try:
+        return boto3.session.Session(profile_name=cfg.profile, region_name=cfg.region)
+    except botocore.exceptions.ProfileNotFound as err:
+        raise ConfigError(
+            f"AWS profile {cfg.profile!r} does not exist.",
+            "Check --profile / AWS_PROFILE against ~/.aws/config.",
+        ) from err
+
+
+def client(cfg: AwsConfig, service: str, *, boto_session: Any = None, **config: Any) -> Any:
+    """One client factory: retries, timeouts, user agent and the resolved endpoint."""
+    from botocore.config import Config
+
+    opts: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 10},
+        "connect_timeout": 10,
+        "read_timeout": 60,
+        "user_agent_extra": f"ddbpipe/{__version__}",
+    }
+    opts.update(config)
+    if service == "s3":
+        # Path-style addressing for local stand-ins that serve every bucket on one host.
+        if cfg.endpoint("s3"):
+            opts.setdefault("s3", {"addressing_style": "path"})
+    sess = boto_session or session(cfg)
+    return sess.client(service, endpoint_url=cfg.endpoint(service), config=Config(**opts))
+
+
+def check_reachable(cfg: AwsConfig, service: str, timeout: float = 3.0) -> None:
+    """Fail fast with a clear message when a custom endpoint has nothing listening."""
+    url = cfg.endpoint(service)
+    if not url:
+        return
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=timeout):
+            return
+    except OSError as err:
+        raise EndpointUnreachable(
+            f"Nothing answers at the {service} endpoint {url} ({err.strerror or err}).",
+            "Start the local stack (`ddbpipe local up`) or fix --endpoint-url / "
+            f"AWS_ENDPOINT_URL_{SERVICES.get(service, service.upper())}.",
+        ) from err
+
+
+def frozen_credentials(cfg: AwsConfig) -> Optional[tuple[str, str, Optional[str]]]:
+    """Credentials from the standard chain, for JVM clients that cannot read the chain themselves.
+
+    The connector only knows instance profiles or keys in its Hadoop configuration; locally there is
+    no instance profile, so the local session passes these in memory (never in argv or logs).
+    """
+    creds = session(cfg).get_credentials()
+    if creds is None:
+        return None
+    frozen = creds.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token

@@ -1,0 +1,145 @@
+"""Capacity planning for the connector: segments, tasks and the Hadoop configuration.
+
+The connector's own defaults are traps (design.md section 2): without ``dynamodb.throughput.read``
+it plans as if the table had 1 RCU and reads an on-demand table with ONE segment on ONE task;
+outside YARN it hangs asking for the cluster size. So ddbpipe resolves everything itself and sets
+every key explicitly. The connector then gives each task ``floor(capacity x percent) / segments x
+local segments`` units per second and spreads segments round-robin over
+``min(dynamodb.max.map.tasks, floor(capacity x percent) / 100)`` tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ddbpipe.errors import ConfigError
+from ddbpipe.tables import TableInfo
+
+#: Read capacity assumed for an on-demand table when --read-capacity is not given: what a new
+#: on-demand table serves at once without throttling (AWS: "up to 4,000 read request units").
+ON_DEMAND_DEFAULT_RCU = 4000
+#: Write capacity assumed for an on-demand table when --write-capacity is not given.
+ON_DEMAND_DEFAULT_WCU = 4000
+PERCENT_RANGE = (0.1, 1.5)
+#: The connector gives a task at most this many units of the budget (MIN_READ_THROUGHPUT_PER_MAP).
+UNITS_PER_TASK = 100
+MAX_BYTES_PER_SEGMENT = 1024**3
+MAX_SEGMENTS = 1_000_000
+
+INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
+ITEM_WRITABLE = "org.apache.hadoop.dynamodb.DynamoDBItemWritable"
+
+
+def check_percent(value: float, option: str) -> float:
+    low, high = PERCENT_RANGE
+    if not (low <= value <= high) or math.isnan(value):
+        raise ConfigError(
+            f"{option} {value} is outside {low}..{high}.",
+            f"Give a fraction of the table's capacity between {low} and {high} (0.5 = half).",
+        )
+    return value
+
+
+def check_capacity(value: Optional[int], option: str) -> Optional[int]:
+    if value is not None and value < 1:
+        raise ConfigError(f"{option} {value} is not a capacity.", "Give a whole number >= 1.")
+    return value
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """How one table is read: the capacity assumed, the budget, segments and tasks."""
+
+    capacity: int
+    capacity_source: str
+    percent: float
+    segments: int
+    tasks: int
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def budget(self) -> int:
+        """Read units per second for the whole job: floor(capacity x percent), at least 1."""
+        return max(1, math.floor(self.capacity * self.percent))
+
+
+def plan_read(
+    table: TableInfo, percent: float, parallelism: int, read_capacity: Optional[int] = None
+) -> ReadPlan:
+    """Segments and tasks for reading ``table`` at ``percent`` with ``parallelism`` task slots."""
+    check_percent(percent, "--read-percent")
+    check_capacity(read_capacity, "--read-capacity")
+    parallelism = max(1, parallelism)
+    warnings: list[str] = []
+    if read_capacity is not None:
+        capacity, source = read_capacity, "--read-capacity"
+    elif table.on_demand or table.read_capacity <= 0:
+        capacity, source = ON_DEMAND_DEFAULT_RCU, "on-demand default"
+        warnings.append(
+            f"{table.name} is on-demand: reading at {percent} x {ON_DEMAND_DEFAULT_RCU} RCU "
+            "(ddbpipe's default); pass --read-capacity to choose the rate."
+        )
+    else:
+        capacity, source = table.read_capacity, "provisioned"
+
+    budget = max(1, math.floor(capacity * percent))
+    tasks = max(1, min(parallelism, budget // UNITS_PER_TASK))
+    if table.on_demand and tasks < 2 <= parallelism:
+        # An on-demand table has no capacity to starve; never read it with one task.
+        tasks = 2
+        needed = math.ceil(UNITS_PER_TASK * tasks / percent)
+        warnings.append(
+            f"{table.name} is on-demand: raised the read rate to {needed} RCU x {percent} so "
+            f"the scan spreads over {tasks} tasks (the connector gives a task >= "
+            f"{UNITS_PER_TASK} units)."
+        )
+        capacity, source = needed, source + " (raised for parallelism)"
+        budget = math.floor(capacity * percent)
+    elif tasks == 1 and parallelism > 1:
+        warnings.append(
+            f"{table.name}: {budget} read units/s fit one task (the connector gives a task "
+            f">= {UNITS_PER_TASK} units); the scan runs on one task."
+        )
+
+    by_size = math.ceil(table.size_bytes / MAX_BYTES_PER_SEGMENT) if table.size_bytes else 1
+    by_rate = budget // UNITS_PER_TASK
+    wanted = max(by_size, by_rate, tasks)
+    # A whole number of segments per task so every task gets the same share of the budget.
+    segments = min(MAX_SEGMENTS, math.ceil(wanted / tasks) * tasks)
+    return ReadPlan(capacity, source, percent, segments, tasks, tuple(warnings))
+
+
+def read_conf(
+    table: TableInfo,
+    plan: ReadPlan,
+    *,
+    endpoint: Optional[str],
+    yarn: bool,
+    credentials: Optional[tuple[str, str, Optional[str]]] = None,
+) -> dict[str, str]:
+    """The connector's Hadoop configuration for reading ``table`` by ``plan``; nothing left to
+    the connector's defaults."""
+    conf = {
+        "dynamodb.input.tableName": table.name,
+        "dynamodb.region": table.region,
+        "dynamodb.throughput.read": str(plan.capacity),
+        "dynamodb.throughput.read.percent": repr(plan.percent),
+        "dynamodb.throughput.read.autoscaling": "false",
+        "dynamodb.scan.segments": str(plan.segments),
+        "dynamodb.max.map.tasks": str(plan.tasks),
+        "dynamodb.table.size-bytes": str(table.size_bytes),
+        "dynamodb.item.count": str(table.item_count),
+        "dynamodb.item.average.size": repr(table.average_item_size),
+        "dynamodb.yarn.enabled": "true" if yarn else "false",
+    }
+    if endpoint:
+        conf["dynamodb.endpoint"] = endpoint
+    if credentials:
+        access, secret, token = credentials
+        conf["dynamodb.awsAccessKeyId"] = access
+        conf["dynamodb.awsSecretAccessKey"] = secret
+        if token:
+            conf["dynamodb.awsSessionToken"] = token
+    return conf

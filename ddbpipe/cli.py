@@ -1,0 +1,72 @@
+"""The ``ddbpipe`` command line. Each command group lives in ``ddbpipe.commands.<name>``.
+
+A command module exposes ``register(subparsers)``; the parser it adds sets ``func`` to a callable
+taking the parsed namespace and returning an exit code. Errors ddbpipe raises on purpose
+(:class:`~ddbpipe.errors.DdbpipeError`) are printed as one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from ddbpipe import __version__
+from ddbpipe.errors import DdbpipeError
+
+COMMAND_MODULES = (
+    "ddbpipe.commands.local",
+    "ddbpipe.commands.export",
+)
+
+
+def add_aws_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to AWS takes, named as the AWS CLI names them."""
+    group = parser.add_argument_group("AWS")
+    group.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    group.add_argument(
+        "--endpoint-url",
+        help="one endpoint for every AWS service (e.g. LocalStack's http://localhost:4566); "
+        "AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are honoured too",
+    )
+    group.add_argument("--profile", help="AWS profile from ~/.aws/config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddbpipe",
+        description="Move DynamoDB tables to S3 and back, on EMR or on this machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"ddbpipe {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "py4j", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args) or 0)
+    except DdbpipeError as err:
+        print(f"ddbpipe: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("ddbpipe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

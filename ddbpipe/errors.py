@@ -1,0 +1,65 @@
+"""One error base class whose message says what went wrong and what to do about it.
+
+Every error ddbpipe raises on purpose is a :class:`DdbpipeError`. The CLI prints ``str(err)``
+(one line, no traceback) and exits with ``err.exit_code``. Errors survive pickling so they cross
+from Spark executors to the driver intact.
+"""
+
+from __future__ import annotations
+
+
+class DdbpipeError(Exception):
+    """A failure the user can act on: ``what`` happened, ``fix`` says what to do."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(what, fix)
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.fix}".strip()
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.what, self.fix))
+
+
+class ConfigError(DdbpipeError):
+    """A bad option or argument value."""
+
+
+class TableNotFound(DdbpipeError):
+    """The DynamoDB table does not exist in that region/endpoint."""
+
+
+class KeySchemaMismatch(DdbpipeError):
+    """The target table's key schema differs from the export's."""
+
+
+class BucketError(DdbpipeError):
+    """The S3 bucket is missing, or cannot be read or written."""
+
+
+class EndpointUnreachable(DdbpipeError):
+    """Nothing answers at the AWS endpoint."""
+
+
+class ExportFormatError(DdbpipeError):
+    """An export folder or one of its files cannot be read."""
+
+
+class PermissionDenied(DdbpipeError):
+    """AWS refused the call for lack of permission."""
+
+
+class JobFailed(DdbpipeError):
+    """A Spark job or EMR step failed."""
+
+    exit_code = 1
+
+
+class TimedOut(DdbpipeError):
+    """The run exceeded its execution timeout."""
+
+    exit_code = 3

@@ -1,0 +1,309 @@
+"""Export DynamoDB tables to S3 through Spark and the emr-dynamodb-connector.
+
+``run(spark, cfg)`` exports every table of ``cfg`` to its own run folder. Per table: DescribeTable,
+plan segments and tasks (:mod:`ddbpipe.capacity`), read with the connector's
+``DynamoDBInputFormat`` (throughput-percent throttling inside the connector), pipe each partition's
+item lines to a :mod:`ddbpipe.partwriter` process that writes UUID-named data files, then commit:
+``manifest``, the ``ddbpipe-export.json`` sidecar and ``_SUCCESS`` last. On failure the run folder
+is emptied, so nothing that looks like an export is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional, Sequence
+
+from ddbpipe import __version__, capacity, layout
+from ddbpipe.aws import AwsConfig, check_reachable, client
+from ddbpipe.errors import BucketError, ConfigError, DdbpipeError, EndpointUnreachable
+from ddbpipe.partwriter import ENV_VAR, WriterConfig
+from ddbpipe.s3uri import S3Uri
+from ddbpipe.spark import (
+    default_parallelism,
+    is_local,
+    is_yarn,
+    java_list,
+    java_map,
+    job_failed,
+    jvm_class,
+)
+from ddbpipe.tables import TableInfo, describe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    tables: tuple[str, ...]
+    dest: S3Uri
+    aws: AwsConfig
+    read_percent: float = 0.5
+    read_capacity: Optional[int] = None
+    compress: bool = False
+    timestamp: Optional[str] = None
+    items_per_file: int = layout.ITEMS_PER_FILE
+
+    def __post_init__(self) -> None:
+        if not self.tables:
+            raise ConfigError("No table to export.", "Pass --table NAME (repeat it for several).")
+        dupes = {t for t in self.tables if self.tables.count(t) > 1}
+        if dupes:
+            raise ConfigError(f"Table {sorted(dupes)[0]!r} is given twice.", "Name each once.")
+        capacity.check_percent(self.read_percent, "--read-percent")
+        capacity.check_capacity(self.read_capacity, "--read-capacity")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The export job's own options (shared by ``ddbpipe export``, the job and ``emr export``)."""
+    parser.add_argument("--table", action="append", required=True, metavar="TABLE",
+                        help="table to export; repeat for several tables in one run")
+    parser.add_argument("--to", required=True, metavar="S3_URI",
+                        help="s3://BUCKET (folder s3://BUCKET/REGION/TABLE/<time>) or "
+                             "s3://BUCKET/PREFIX (folder PREFIX/TABLE/<time>)")
+    parser.add_argument("--read-percent", type=float, default=0.5,
+                        help="fraction of the table's read capacity to use, 0.1..1.5 "
+                             "(default 0.5)")
+    parser.add_argument("--read-capacity", type=int, metavar="RCU",
+                        help="read capacity to plan with (on-demand tables: default "
+                             f"{capacity.ON_DEMAND_DEFAULT_RCU})")
+    parser.add_argument("--compress", action="store_true", help="gzip the data files (.gz)")
+
+
+def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ExportConfig:
+    return ExportConfig(
+        tables=tuple(args.table),
+        dest=S3Uri.parse(args.to, "--to"),
+        aws=aws,
+        read_percent=args.read_percent,
+        read_capacity=args.read_capacity,
+        compress=args.compress,
+    )
+
+
+@dataclass
+class TableResult:
+    table: str
+    folder: S3Uri
+    items: int
+    files: list[dict[str, Any]] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+    plan: Optional[capacity.ReadPlan] = None
+
+    def summary(self) -> str:
+        rate = self.items / self.seconds if self.seconds else 0.0
+        return (f"{self.table}: exported {self.items} items in {len(self.files)} files "
+                f"({self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s, {rate:.0f} items/s) "
+                f"to {self.folder}/")
+
+
+def _s3_error_code(err: Exception) -> str:
+    response = getattr(err, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def check_bucket(s3: Any, dest: S3Uri, endpoint: Optional[str]) -> None:
+    """HeadBucket, with the failure told as the user would fix it."""
+    import botocore.exceptions
+
+    try:
+        s3.head_bucket(Bucket=dest.bucket)
+    except botocore.exceptions.ClientError as err:
+        code = _s3_error_code(err)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise BucketError(f"Bucket {dest.bucket!r} does not exist.",
+                              "Create it first, or fix --to.") from err
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise BucketError(f"Bucket {dest.bucket!r} cannot be read with these credentials.",
+                              "Grant s3:ListBucket on it (see `ddbpipe iam policy`).") from err
+        raise
+    except botocore.exceptions.EndpointConnectionError as err:
+        raise EndpointUnreachable(f"Cannot reach S3 at {endpoint or 'its AWS endpoint'}.",
+                                  "Fix --endpoint-url / AWS_ENDPOINT_URL_S3.") from err
+
+
+def _list_keys(s3: Any, folder: S3Uri) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
+                                                             Prefix=folder.prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def _delete_keys(s3: Any, bucket: str, keys: Sequence[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk],
+                                                 "Quiet": True})
+
+
+def _start_folder(s3: Any, folder: S3Uri) -> None:
+    import botocore.exceptions
+
+    existing = _list_keys(s3, folder)
+    if existing:
+        raise ConfigError(f"{folder}/ already holds {len(existing)} objects.",
+                          "Export to a new folder (each run takes a new timestamp).")
+    try:
+        s3.put_object(Bucket=folder.bucket, Key=folder.join(layout.IN_PROGRESS).key,
+                      Body=b"export in progress; no _SUCCESS means not finished\n")
+    except botocore.exceptions.ClientError as err:
+        if _s3_error_code(err) in ("403", "AccessDenied"):
+            raise BucketError(f"Cannot write to {folder}/ (AccessDenied).",
+                              "Grant s3:PutObject on the export prefix.") from err
+        raise
+
+
+def _writer_command(spark: Any) -> list[str]:
+    python = spark.sparkContext.pythonExec or sys.executable
+    return [python, "-m", "ddbpipe.partwriter"]
+
+
+def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, s3: Any,
+                 parallelism: int) -> TableResult:
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    plan = capacity.plan_read(info, cfg.read_percent, parallelism, cfg.read_capacity)
+    for warning in plan.warnings:
+        log.warning(warning)
+    log.info("%s: %d segments on %d tasks at %d RCU x %s (%s)", info.name, plan.segments,
+             plan.tasks, plan.capacity, plan.percent, plan.capacity_source)
+    from ddbpipe.aws import frozen_credentials
+
+    creds = frozen_credentials(cfg.aws) if is_local(spark) else None
+    conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
+                              yarn=is_yarn(spark), credentials=creds)
+    writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
+                          endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
+                          items_per_file=cfg.items_per_file, compress=cfg.compress)
+
+    _start_folder(s3, folder)
+    try:
+        sc = spark.sparkContext
+        jconf = sc._jvm.org.apache.hadoop.mapred.JobConf(sc._jsc.hadoopConfiguration())
+        for key, value in conf.items():
+            jconf.set(key, value)
+        items = sc._jsc.hadoopRDD(
+            jconf, jvm_class(spark, capacity.INPUT_FORMAT), jvm_class(spark, "org.apache.hadoop.io.Text"),
+            jvm_class(spark, capacity.ITEM_WRITABLE), plan.tasks,
+        ).values()
+        piped = items.pipe(java_list(spark, _writer_command(spark)),
+                           java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
+        try:
+            messages = [json.loads(m) for m in piped.collect() if str(m).strip()]
+        except Exception as err:
+            raise job_failed(f"Export of {info.name}", err) from err
+        files = sorted(messages, key=lambda m: m["url"])
+        committed = {S3Uri.parse(m["url"]).key for m in files}
+        markers = {folder.join(layout.IN_PROGRESS).key}
+        orphans = [k for k in _list_keys(s3, folder) if k not in committed | markers]
+        if orphans:  # files of failed task attempts that Spark retried
+            _delete_keys(s3, folder.bucket, orphans)
+        result = TableResult(info.name, folder, sum(m["items"] for m in files), files,
+                             sum(m["bytes"] for m in files), time.monotonic() - t0, plan)
+        _commit(s3, cfg, info, folder, result, started)
+    except BaseException:
+        _abort(s3, folder)
+        raise
+    return result
+
+
+def _commit(s3: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, result: TableResult,
+            started: datetime) -> None:
+    plan = result.plan
+    assert plan is not None
+    put = s3.put_object
+    put(Bucket=folder.bucket, Key=folder.join(layout.MANIFEST).key,
+        Body=layout.manifest_bytes(f["url"] for f in result.files))
+    sidecar = {
+        "toolVersion": __version__,
+        "table": info.name,
+        "region": info.region,
+        "keySchema": info.description["KeySchema"],
+        "attributeDefinitions": info.description["AttributeDefinitions"],
+        "billingMode": info.billing_mode,
+        "tableDefinition": layout.table_definition(info.description),
+        "itemCount": result.items,
+        "bytes": result.bytes,
+        "files": [{"name": S3Uri.parse(f["url"]).name, "items": f["items"], "bytes": f["bytes"]}
+                  for f in result.files],
+        "compressed": cfg.compress,
+        "startTime": started.isoformat(),
+        "endTime": datetime.now(timezone.utc).isoformat(),
+        "seconds": round(result.seconds, 3),
+        "readPercent": plan.percent,
+        "readCapacity": plan.capacity,
+        "readCapacitySource": plan.capacity_source,
+        "segments": plan.segments,
+        "tasks": plan.tasks,
+        "tableItemCountEstimate": info.item_count,
+        "tableSizeBytesEstimate": info.size_bytes,
+    }
+    put(Bucket=folder.bucket, Key=folder.join(layout.SIDECAR).key,
+        Body=layout.sidecar_bytes(sidecar))
+    s3.delete_object(Bucket=folder.bucket, Key=folder.join(layout.IN_PROGRESS).key)
+    put(Bucket=folder.bucket, Key=folder.join(layout.SUCCESS).key, Body=b"")
+
+
+def _abort(s3: Any, folder: S3Uri) -> None:
+    try:
+        _delete_keys(s3, folder.bucket, _list_keys(s3, folder))
+    except Exception:  # keep the original error; say what is left
+        log.exception("could not clean %s/ after the failure; delete it by hand", folder)
+
+
+def run(spark: Any, cfg: ExportConfig) -> list[TableResult]:
+    """Export every table of ``cfg``. Checks all inputs before anything is written."""
+    timestamp = cfg.timestamp or layout.run_timestamp()
+    check_reachable(cfg.aws, "dynamodb")
+    check_reachable(cfg.aws, "s3")
+    ddb = client(cfg.aws, "dynamodb")
+    s3 = client(cfg.aws, "s3")
+    infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
+    check_bucket(s3, cfg.dest, cfg.aws.endpoint("s3"))
+    parallelism = default_parallelism(spark)
+    results = []
+    for info in infos:
+        folder = layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
+        result = export_table(spark, cfg, info, folder, s3, parallelism)
+        print(result.summary(), flush=True)
+        results.append(result)
+    return results
+
+
+def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
+    """Entry point of ``jobs/export_table.py`` (``spark-submit``, an EMR step)."""
+    from ddbpipe.aws import resolve
+    from ddbpipe.cli import add_aws_options
+
+    parser = argparse.ArgumentParser(prog="export_table.py",
+                                     description="Export DynamoDB tables to S3 (Spark job).")
+    add_options(parser)
+    add_aws_options(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        aws = resolve(args.region, args.endpoint_url, args.profile)
+        cfg = config_from_args(args, aws)
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.builder.appName("ddbpipe-export").getOrCreate()
+            if is_local(spark):
+                from ddbpipe.spark import s3a_conf
+
+                hconf = spark.sparkContext._jsc.hadoopConfiguration()
+                for key, value in s3a_conf(aws).items():
+                    hconf.set(key, value)
+        run(spark, cfg)
+        return 0
+    except DdbpipeError as err:
+        print(f"ddbpipe: error: {err}", file=sys.stderr)
+        return err.exit_code

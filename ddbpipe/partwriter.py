@@ -1,0 +1,158 @@
+"""The export's partition writer: item lines on stdin, Data Pipeline data files in S3.
+
+Spark pipes each partition of the connector's RDD into one of these processes
+(``RDD.pipe``): the JVM writes every item as its export-format JSON line
+(``DynamoDBItemWritable.toString()``), so items never pass through Python pickling. This process
+streams the lines into UUID-named objects, a new one every 100,000 items, and prints one JSON
+commit message per finished file on stdout; the driver collects them and writes the manifest.
+Configuration comes in the ``DDBPIPE_WRITER`` environment variable (never argv); credentials come
+from the standard chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+import zlib
+from dataclasses import asdict, dataclass
+from typing import IO, Any, Optional
+
+from ddbpipe.aws import AwsConfig, client
+from ddbpipe.layout import ITEMS_PER_FILE
+from ddbpipe.s3uri import S3Uri
+
+ENV_VAR = "DDBPIPE_WRITER"
+PART_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    folder: str  # s3://bucket/prefix/of/the/run
+    region: str
+    endpoints: dict[str, str]
+    profile: Optional[str] = None
+    items_per_file: int = ITEMS_PER_FILE
+    compress: bool = False
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, text: str) -> WriterConfig:
+        return cls(**json.loads(text))
+
+
+class S3Sink:
+    """One object written as it streams: a single PUT when small, multipart past PART_SIZE."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, compress: bool) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self._gz = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
+        self._buf = bytearray()
+        self._upload_id: Optional[str] = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        self._buf += self._gz.compress(data) if self._gz else data
+        if len(self._buf) >= PART_SIZE:
+            self._flush_part()
+
+    def _flush_part(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)[
+                "UploadId"
+            ]
+        number = len(self._parts) + 1
+        resp = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+            PartNumber=number, Body=bytes(self._buf),
+        )
+        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        self.bytes_out += len(self._buf)
+        self._buf.clear()
+
+    def close(self) -> None:
+        if self._gz:
+            self._buf += self._gz.flush()
+        if self._upload_id is None:
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buf))
+            self.bytes_out += len(self._buf)
+            self._buf.clear()
+            return
+        if self._buf:
+            self._flush_part()
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+            )
+
+
+def write_partition(lines: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str]) -> int:
+    """Stream ``lines`` into data files under ``cfg.folder``; one commit line per file on ``out``.
+
+    Returns the number of items written. Blank lines are skipped. A file that fails is aborted
+    (no partial object); the exception propagates so Spark fails the task.
+    """
+    folder = S3Uri.parse(cfg.folder)
+    total = 0
+    sink: Optional[S3Sink] = None
+    count = 0
+
+    def finish() -> None:
+        assert sink is not None
+        sink.close()
+        url = f"s3://{sink.bucket}/{sink.key}"
+        out.write(json.dumps({"url": url, "items": count, "bytes": sink.bytes_in,
+                              "stored_bytes": sink.bytes_out}) + "\n")
+        out.flush()
+
+    try:
+        for raw in lines:
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            if sink is None:
+                name = str(uuid.uuid4()) + (".gz" if cfg.compress else "")
+                sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress)
+                count = 0
+            sink.write(line + b"\n")
+            count += 1
+            total += 1
+            if count >= cfg.items_per_file:
+                finish()
+                sink = None
+        if sink is not None:
+            finish()
+            sink = None
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    return total
+
+
+def main() -> int:
+    text = os.environ.get(ENV_VAR)
+    if not text:
+        print(f"ddbpipe partition writer: {ENV_VAR} is not set", file=sys.stderr)
+        return 2
+    cfg = WriterConfig.from_env(text)
+    aws = AwsConfig(region=cfg.region, endpoints=cfg.endpoints, profile=cfg.profile)
+    s3 = client(aws, "s3")
+    write_partition(sys.stdin.buffer, cfg, s3, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Spark sessions and the JVM side of the connector.
+
+Job code uses ``s3://`` URIs only; the mapping of ``s3://`` to the Hadoop S3A connector (and the
+local endpoints) lives here, in the local session factory. On EMR the session comes from
+``spark-submit`` as it is (EMRFS serves ``s3://``, the connector is on the classpath).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from ddbpipe.aws import AwsConfig, frozen_credentials
+from ddbpipe.errors import ConfigError, JobFailed
+from ddbpipe.localstack import project_root
+
+#: Jars that must come before Spark's own copies (Spark 3.5 ships gson 2.2.4; the connector
+#: needs >= 2.8). Everything else goes on spark.jars.
+_PREPEND = re.compile(r"^gson-.*\.jar$")
+
+
+def jars_dir() -> Path:
+    env = os.environ.get("DDBPIPE_JARS")
+    return Path(env) if env else project_root() / ".cache/jars"
+
+
+def local_jars() -> tuple[list[str], list[str]]:
+    """(jars for spark.jars, jars to prepend to the driver class path)."""
+    folder = jars_dir()
+    jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+    if not any("emr-dynamodb-hadoop" in j for j in jars):
+        raise ConfigError(
+            f"The emr-dynamodb-connector jar is not in {folder}.",
+            "Run `make setup` (it resolves the jars from Maven Central into .cache/jars), "
+            "or point DDBPIPE_JARS at a folder holding them.",
+        )
+    first = [j for j in jars if _PREPEND.match(Path(j).name)]
+    rest = [j for j in jars if j not in first]
+    return rest, first
+
+
+def submit_args() -> list[str]:
+    """The spark-submit flags that put the connector and S3A on a local Spark's classpath."""
+    rest, first = local_jars()
+    return ["--jars", ",".join(rest), "--driver-class-path", ":".join(first)]
+
+
+def s3a_conf(aws: AwsConfig) -> dict[str, str]:
+    """Hadoop settings that make ``s3://`` URIs work locally through S3A."""
+    conf = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint.region": aws.region,
+        "fs.s3a.aws.credentials.provider": (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider,"
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider,"
+            "com.amazonaws.auth.EnvironmentVariableCredentialsProvider,"
+            "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider"
+        ),
+    }
+    endpoint = aws.endpoint("s3")
+    if endpoint:
+        conf["fs.s3a.endpoint"] = endpoint
+        conf["fs.s3a.path.style.access"] = "true"
+        conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    return conf
+
+
+def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None) -> Any:
+    """A local SparkSession with the connector, S3A and the local endpoints configured."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", _python())
+    from pyspark.sql import SparkSession
+
+    rest, first = local_jars()
+    builder = (
+        SparkSession.builder.master(master or os.environ.get("DDBPIPE_SPARK_MASTER", "local[*]"))
+        .appName(app_name)
+        .config("spark.jars", ",".join(rest))
+        .config("spark.driver.extraClassPath", ":".join(first))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("DDBPIPE_SPARK_LOG_LEVEL", "WARN"))
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in s3a_conf(aws).items():
+        hconf.set(key, value)
+    creds = frozen_credentials(aws)
+    if creds:  # in memory only: never in argv, SparkConf or logs
+        hconf.set("fs.s3a.access.key", creds[0])
+        hconf.set("fs.s3a.secret.key", creds[1])
+        if creds[2]:
+            hconf.set("fs.s3a.session.token", creds[2])
+    return spark
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def is_yarn(spark: Any) -> bool:
+    return str(spark.sparkContext.master).startswith("yarn")
+
+
+def is_local(spark: Any) -> bool:
+    return str(spark.sparkContext.master).startswith("local")
+
+
+def default_parallelism(spark: Any) -> int:
+    return int(spark.sparkContext.defaultParallelism)
+
+
+def jvm_class(spark: Any, name: str) -> Any:
+    """A JVM class object loaded with the loader that sees ``spark.jars``."""
+    jvm = spark.sparkContext._jvm
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    try:
+        return jvm.java.lang.Class.forName(name, True, loader)
+    except Exception as err:
+        raise ConfigError(
+            f"Class {name} is not on Spark's classpath.",
+            "Locally run `make setup` and use `ddbpipe export` (or spark-submit with "
+            "`ddbpipe-submit-args`); on EMR the connector is in /usr/share/aws/emr/ddb/lib/.",
+        ) from err
+
+
+def java_list(spark: Any, values: list[str]) -> Any:
+    jlist = spark.sparkContext._jvm.java.util.ArrayList()
+    for v in values:
+        jlist.add(v)
+    return jlist
+
+
+def java_map(spark: Any, values: dict[str, str]) -> Any:
+    jmap = spark.sparkContext._jvm.java.util.HashMap()
+    for k, v in values.items():
+        jmap.put(k, v)
+    return jmap
+
+
+def root_cause(err: BaseException) -> str:
+    """The innermost Java exception message of a Py4J error, else ``str(err)``."""
+    java = getattr(err, "java_exception", None)
+    if java is None:
+        return str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+    cause = java
+    while cause.getCause() is not None and cause.getCause() != cause:
+        cause = cause.getCause()
+    return f"{cause.getClass().getName()}: {cause.getMessage()}"
+
+
+def job_failed(what: str, err: BaseException) -> JobFailed:
+    return JobFailed(f"{what} failed: {root_cause(err)}", "See the Spark log above for the task's stack trace.")
