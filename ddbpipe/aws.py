@@ -133,10 +133,9 @@ def client(cfg: AwsConfig, service: str, *, boto_session: Any = None, **config: 
         "user_agent_extra": f"ddbpipe/{__version__}",
     }
     opts.update(config)
-    if service == "s3":
+    if service == "s3" and cfg.endpoint("s3"):
         # Path-style addressing for local stand-ins that serve every bucket on one host.
-        if cfg.endpoint("s3"):
-            opts.setdefault("s3", {"addressing_style": "path"})
+        opts.setdefault("s3", {"addressing_style": "path"})
     sess = boto_session or session(cfg)
     return sess.client(service, endpoint_url=cfg.endpoint(service), config=Config(**opts))
 

@@ -7,6 +7,8 @@ from Spark executors to the driver intact.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DdbpipeError(Exception):
     """A failure the user can act on: ``what`` happened, ``fix`` says what to do."""
@@ -21,7 +23,7 @@ class DdbpipeError(Exception):
     def __str__(self) -> str:
         return f"{self.what} {self.fix}".strip()
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         return (type(self), (self.what, self.fix))
 
 

@@ -190,8 +190,11 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         for key, value in conf.items():
             jconf.set(key, value)
         items = sc._jsc.hadoopRDD(
-            jconf, jvm_class(spark, capacity.INPUT_FORMAT), jvm_class(spark, "org.apache.hadoop.io.Text"),
-            jvm_class(spark, capacity.ITEM_WRITABLE), plan.tasks,
+            jconf,
+            jvm_class(spark, capacity.INPUT_FORMAT),
+            jvm_class(spark, "org.apache.hadoop.io.Text"),
+            jvm_class(spark, capacity.ITEM_WRITABLE),
+            plan.tasks,
         ).values()
         piped = items.pipe(java_list(spark, _writer_command(spark)),
                            java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
@@ -258,15 +261,21 @@ def _abort(s3: Any, folder: S3Uri) -> None:
         log.exception("could not clean %s/ after the failure; delete it by hand", folder)
 
 
-def run(spark: Any, cfg: ExportConfig) -> list[TableResult]:
-    """Export every table of ``cfg``. Checks all inputs before anything is written."""
-    timestamp = cfg.timestamp or layout.run_timestamp()
+def preflight(cfg: ExportConfig) -> list[TableInfo]:
+    """Every check that needs no Spark: endpoints answer, tables exist, the bucket is there."""
     check_reachable(cfg.aws, "dynamodb")
     check_reachable(cfg.aws, "s3")
     ddb = client(cfg.aws, "dynamodb")
-    s3 = client(cfg.aws, "s3")
     infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
-    check_bucket(s3, cfg.dest, cfg.aws.endpoint("s3"))
+    check_bucket(client(cfg.aws, "s3"), cfg.dest, cfg.aws.endpoint("s3"))
+    return infos
+
+
+def run(spark: Any, cfg: ExportConfig) -> list[TableResult]:
+    """Export every table of ``cfg``. Checks all inputs before anything is written."""
+    timestamp = cfg.timestamp or layout.run_timestamp()
+    infos = preflight(cfg)
+    s3 = client(cfg.aws, "s3")
     parallelism = default_parallelism(spark)
     results = []
     for info in infos:

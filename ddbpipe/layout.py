@@ -59,7 +59,9 @@ def parse_manifest(data: bytes) -> list[str]:
     return urls
 
 
-_INDEX_KEEP = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+_INDEX_KEEP = (
+    "IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput",
+)
 _THROUGHPUT_KEEP = ("ReadCapacityUnits", "WriteCapacityUnits")
 
 

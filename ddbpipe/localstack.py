@@ -7,6 +7,7 @@ waited for until they answer, and stopped by the PID recorded when they were sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,7 +52,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, what: str, timeout: float = 30.0, proc: Optional[subprocess.Popen] = None) -> None:  # type: ignore[type-arg]
+def wait_for_port(
+    port: int, what: str, timeout: float = 30.0, proc: Optional[subprocess.Popen[bytes]] = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -94,7 +97,8 @@ def start_dynalite(port: int, log_path: Path, *, latency_ms: int = 0) -> Server:
 
 def start_moto(port: int, log_path: Path) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    here = str(Path(sys.executable).parent)
+    moto = shutil.which("moto_server", path=here) or shutil.which("moto_server")
     cmd = [moto] if moto else [sys.executable, "-m", "moto.server"]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
@@ -119,15 +123,11 @@ def stop(server: Server, timeout: float = 10.0) -> None:
             os.kill(server.pid, 0)
         except ProcessLookupError:
             return
-        try:  # reap it when it is our child
+        with contextlib.suppress(ChildProcessError):  # reap it when it is our child
             os.waitpid(server.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def env_lines(dynamodb_url: str, moto_url: str, region: str = "us-east-1") -> list[str]:
@@ -150,7 +150,9 @@ def state_file(root: Optional[Path] = None) -> Path:
     return (root or project_root()) / ".cache/local-stack.json"
 
 
-def up(dynamodb_port: int = DEFAULT_DYNAMODB_PORT, moto_port: int = DEFAULT_MOTO_PORT) -> list[Server]:
+def up(
+    dynamodb_port: int = DEFAULT_DYNAMODB_PORT, moto_port: int = DEFAULT_MOTO_PORT
+) -> list[Server]:
     """Start both servers (unless a previous ``up`` left them running) and record their PIDs."""
     path = state_file()
     running = status()

@@ -44,8 +44,10 @@ def sample_items(count: int, start: int = 0, payload: int = 0) -> Iterator[dict[
         yield sample_item(i, payload)
 
 
-def create_table(ddb: Any, name: str, *, read: Optional[int] = 1000, write: Optional[int] = 1000,
-                 key: str = KEY, key_type: str = "S", sort_key: Optional[tuple[str, str]] = None) -> None:
+def create_table(
+    ddb: Any, name: str, *, read: Optional[int] = 1000, write: Optional[int] = 1000,
+    key: str = KEY, key_type: str = "S", sort_key: Optional[tuple[str, str]] = None,
+) -> None:
     """Create a table (on-demand when ``read`` is None) and wait until it is ACTIVE."""
     keys = [{"AttributeName": key, "KeyType": "HASH"}]
     attrs = [{"AttributeName": key, "AttributeType": key_type}]
@@ -58,7 +60,9 @@ def create_table(ddb: Any, name: str, *, read: Optional[int] = 1000, write: Opti
     else:
         args["ProvisionedThroughput"] = {"ReadCapacityUnits": read, "WriteCapacityUnits": write}
     ddb.create_table(**args)
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    ddb.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
 
 
 def put_items(ddb: Any, name: str, items: Iterator[dict[str, Any]], threads: int = 4) -> int:

@@ -75,7 +75,7 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None) -
 
     rest, first = local_jars()
     builder = (
-        SparkSession.builder.master(master or os.environ.get("DDBPIPE_SPARK_MASTER", "local[*]"))
+        SparkSession.builder.master(master or os.environ.get("DDBPIPE_SPARK_MASTER") or "local[*]")
         .appName(app_name)
         .config("spark.jars", ",".join(rest))
         .config("spark.driver.extraClassPath", ":".join(first))
@@ -156,4 +156,6 @@ def root_cause(err: BaseException) -> str:
 
 
 def job_failed(what: str, err: BaseException) -> JobFailed:
-    return JobFailed(f"{what} failed: {root_cause(err)}", "See the Spark log above for the task's stack trace.")
+    return JobFailed(
+        f"{what} failed: {root_cause(err)}", "See the Spark log above for the task's stack trace."
+    )

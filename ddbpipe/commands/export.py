@@ -8,7 +8,7 @@ from ddbpipe import export
 from ddbpipe.aws import resolve
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ddbpipe.cli import add_aws_options
 
     parser = sub.add_parser(
@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
 
     aws = resolve(args.region, args.endpoint_url, args.profile)
     cfg = export.config_from_args(args, aws)
+    export.preflight(cfg)  # fail in a second, before Spark starts
     spark = local_session(aws, "ddbpipe-export", args.master)
     try:
         export.run(spark, cfg)

@@ -7,7 +7,7 @@ import argparse
 from ddbpipe import localstack
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("local", help="start or stop the local AWS stand-in (dynalite + moto)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True

@@ -1,0 +1,68 @@
+"""The jobs as an EMR step runs them: plain ``spark-submit jobs/<job>.py ...``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ddbpipe import layout, sample
+from ddbpipe.aws import client
+from ddbpipe.s3uri import S3Uri
+from ddbpipe.spark import submit_args
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spark_submit(aws, *job_args: str) -> subprocess.CompletedProcess:
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        SPARK_LOCAL_IP="127.0.0.1",
+        AWS_ENDPOINT_URL_DYNAMODB=aws.endpoint("dynamodb"),
+        AWS_ENDPOINT_URL_S3=aws.endpoint("s3"),
+        AWS_REGION=aws.region,
+    )
+    cmd = [str(bin_dir / "spark-submit"), "--master", "local[2]", *submit_args(), *job_args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_export_job_under_spark_submit(aws, unique):
+    ddb, s3 = client(aws, "dynamodb"), client(aws, "s3")
+    name, bucket = f"e2e-{unique}", f"e2e-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    sample.create_table(ddb, name)
+    sample.put_items(ddb, name, sample.sample_items(300))
+
+    proc = spark_submit(aws, str(ROOT / "jobs/export_table.py"), "--table", name,
+                        "--to", f"s3://{bucket}/exports")
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{name}: exported 300 items" in proc.stdout
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"exports/{name}/")["Contents"]
+    folder = S3Uri(bucket, listed[0]["Key"].rsplit("/", 1)[0])
+    names = {o["Key"].rsplit("/", 1)[1] for o in listed}
+    assert {layout.MANIFEST, layout.SUCCESS, layout.SIDECAR} <= names
+    urls = layout.parse_manifest(
+        s3.get_object(Bucket=bucket, Key=folder.join(layout.MANIFEST).key)["Body"].read())
+    lines = sum(len(s3.get_object(Bucket=bucket, Key=S3Uri.parse(u).key)["Body"].read()
+                    .splitlines()) for u in urls)
+    assert lines == 300
+
+
+def test_export_job_reports_a_missing_table(aws, unique):
+    s3 = client(aws, "s3")
+    bucket = f"e2e-missing-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    proc = spark_submit(aws, str(ROOT / "jobs/export_table.py"), "--table", "absent-table",
+                        "--to", f"s3://{bucket}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    # spark-submit's Python runner merges the job's stderr into its stdout
+    assert "Table 'absent-table' does not exist" in proc.stdout + proc.stderr
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -1,0 +1,57 @@
+"""Spark and S3 helpers for the functional tests (servers come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from ddbpipe import layout
+from ddbpipe.aws import AwsConfig, client
+from ddbpipe.s3uri import S3Uri
+
+
+@pytest.fixture(scope="session")
+def spark(aws: AwsConfig) -> Iterator[Any]:
+    from ddbpipe.spark import local_session
+
+    session = local_session(aws, "ddbpipe-tests", "local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def ddb(aws: AwsConfig) -> Any:
+    return client(aws, "dynamodb")
+
+
+@pytest.fixture(scope="session")
+def s3(aws: AwsConfig) -> Any:
+    return client(aws, "s3")
+
+
+@pytest.fixture
+def bucket(s3: Any, unique: str) -> str:
+    name = f"bkt-{unique}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def folder_keys(s3: Any, folder: S3Uri) -> list[str]:
+    """Object names (relative to the folder) under ``folder``."""
+    out: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
+                                                             Prefix=folder.prefix):
+        out.extend(o["Key"][len(folder.prefix):] for o in page.get("Contents", []))
+    return sorted(out)
+
+
+def read_object(s3: Any, url: str) -> bytes:
+    uri = S3Uri.parse(url)
+    return bytes(s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
+
+
+def read_export(s3: Any, folder: S3Uri) -> tuple[list[str], list[tuple[str, bytes]]]:
+    """(manifest URLs, [(url, data file bytes)]) of a finished export folder."""
+    urls = layout.parse_manifest(read_object(s3, str(folder.join(layout.MANIFEST))))
+    return urls, [(u, read_object(s3, u)) for u in urls]
