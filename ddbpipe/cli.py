@@ -19,6 +19,7 @@ from ddbpipe.errors import DdbpipeError
 COMMAND_MODULES = (
     "ddbpipe.commands.local",
     "ddbpipe.commands.export",
+    "ddbpipe.commands.import_",
 )
 
 

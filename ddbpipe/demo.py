@@ -95,7 +95,7 @@ def _demo(servers: dict[str, localstack.Server]) -> int:
 
 def _import_and_compare(aws: AwsConfig, folder: object, ok: bool) -> int:
     try:
-        import ddbpipe.importer  # type: ignore[import-not-found]  # noqa: F401
+        import ddbpipe.importer  # noqa: F401
     except ImportError:
         print("\n(import is not built yet: the demo stops after the export)")
         return 0 if ok else 1

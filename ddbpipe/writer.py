@@ -1,0 +1,126 @@
+"""BatchWriteItem from a Spark task: 25 requests a batch, throttled, retried per request.
+
+One :class:`BatchWriter` per task. It takes the write units a batch will cost from the task's
+:class:`~ddbpipe.throttle.TokenBucket` before sending it, settles with the ConsumedCapacity
+DynamoDB reports, resends unprocessed items with backoff, and keeps a few batches in flight on a
+small thread pool so the task is not idle while DynamoDB answers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Optional, Sequence
+
+from ddbpipe import codec
+from ddbpipe.throttle import RetryStats, TokenBucket, backoff, call_with_retries
+
+BATCH = 25
+
+
+@dataclass
+class WriteStats:
+    written: int = 0
+    deleted: int = 0
+    consumed: float = 0.0
+    unprocessed_retries: int = 0
+    retry: RetryStats = field(default_factory=RetryStats)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "deleted": self.deleted, "consumed": self.consumed,
+                "unprocessed_retries": self.unprocessed_retries,
+                "throttled": self.retry.throttled, "transient": self.retry.transient}
+
+
+class BatchWriter:
+    def __init__(self, ddb: Any, table: str, bucket: Optional[TokenBucket],
+                 key_names: Sequence[str], threads: int = 4, attempts: int = 12) -> None:
+        self.ddb, self.table, self.bucket = ddb, table, bucket
+        self.key_names = tuple(key_names)
+        self.stats = WriteStats()
+        self._attempts = attempts
+        self._batch: list[dict[str, Any]] = []
+        self._units = 0
+        self._keys: set[tuple[Any, ...]] = set()
+        self._pool = ThreadPoolExecutor(max(1, threads))
+        self._slots = threading.BoundedSemaphore(max(1, threads) * 2)
+        self._futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: codec.Item) -> None:
+        self._add({"PutRequest": {"Item": item}}, item, codec.write_units(codec.item_size(item)))
+
+    def delete(self, key: codec.Item) -> None:
+        self._add({"DeleteRequest": {"Key": key}}, key, 1)
+
+    def _add(self, request: dict[str, Any], item: codec.Item, units: int) -> None:
+        key = codec.key_of(item, self.key_names)
+        if key in self._keys:  # one batch may not touch a key twice; the later one wins
+            self.flush()
+        self._batch.append(request)
+        self._keys.add(key)
+        self._units += units
+        if len(self._batch) == BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._batch:
+            return
+        batch, units = self._batch, self._units
+        self._batch, self._units, self._keys = [], 0, set()
+        self._raise_failures()
+        self._slots.acquire()
+        future = self._pool.submit(self._send, batch, units)
+        future.add_done_callback(lambda _f: self._slots.release())
+        self._futures.append(future)
+
+    def _raise_failures(self) -> None:
+        done = [f for f in self._futures if f.done()]
+        self._futures = [f for f in self._futures if not f.done()]
+        for f in done:
+            f.result()
+
+    def _send(self, batch: list[dict[str, Any]], units: int) -> None:
+        if self.bucket:
+            self.bucket.take(units)
+        pending, attempt, consumed = batch, 0, 0.0
+        retry = RetryStats()
+        while pending:
+            resp = call_with_retries(
+                partial(self.ddb.batch_write_item, RequestItems={self.table: pending},
+                        ReturnConsumedCapacity="TOTAL"),
+                retry, attempts=self._attempts)
+            for cc in resp.get("ConsumedCapacity") or []:
+                consumed += float(cc.get("CapacityUnits") or 0)
+            pending = resp.get("UnprocessedItems", {}).get(self.table, [])
+            if pending:
+                attempt += 1
+                if attempt >= self._attempts:
+                    raise RuntimeError(
+                        f"{len(pending)} items stayed unprocessed after {attempt} attempts")
+                time.sleep(backoff(attempt))
+        if self.bucket and consumed:
+            self.bucket.settle(units - consumed)
+        puts = sum(1 for r in batch if "PutRequest" in r)
+        with self._lock:
+            self.stats.written += puts
+            self.stats.deleted += len(batch) - puts
+            self.stats.consumed += consumed or units
+            self.stats.unprocessed_retries += attempt
+            self.stats.retry.throttled += retry.throttled
+            self.stats.retry.transient += retry.transient
+            self.stats.retry.retries += retry.retries
+
+    def close(self) -> WriteStats:
+        """Send what is left and wait for every batch; raises the first failure."""
+        try:
+            self.flush()
+            for f in self._futures:
+                f.result()
+            self._futures = []
+        finally:
+            self._pool.shutdown(wait=True)
+        return self.stats
