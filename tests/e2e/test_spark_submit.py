@@ -66,3 +66,26 @@ def test_export_job_reports_a_missing_table(aws, unique):
     # spark-submit's Python runner merges the job's stderr into its stdout
     assert "Table 'absent-table' does not exist" in proc.stdout + proc.stderr
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_import_job_under_spark_submit(aws, unique):
+    ddb, s3 = client(aws, "dynamodb"), client(aws, "s3")
+    source, target, bucket = f"e2e-src-{unique}", f"e2e-dst-{unique}", f"e2e-imp-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    sample.create_table(ddb, source)
+    sample.put_items(ddb, source, sample.sample_items(400))
+
+    exported = spark_submit(aws, str(ROOT / "jobs/export_table.py"), "--table", source,
+                            "--to", f"s3://{bucket}")
+    assert exported.returncode == 0, exported.stdout[-3000:]
+    manifest = next(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]
+                    if o["Key"].endswith("/manifest"))
+    folder = f"s3://{bucket}/{manifest.rsplit('/', 1)[0]}"
+    imported = spark_submit(aws, str(ROOT / "jobs/import_table.py"), "--from", folder,
+                            "--table", target, "--create-table")
+
+    assert imported.returncode == 0, imported.stdout[-3000:]
+    assert f"{target}: imported 400 items (read 400, written 400, skipped 0)" in imported.stdout
+    assert sample.scan_all(ddb, target) and (
+        {i["pk"]["S"]: i for i in sample.scan_all(ddb, target)}
+        == {i["pk"]["S"]: i for i in sample.scan_all(ddb, source)})
