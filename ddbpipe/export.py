@@ -95,12 +95,30 @@ class TableResult:
     bytes: int = 0
     seconds: float = 0.0
     plan: Optional[capacity.ReadPlan] = None
+    scan_seconds: float = 0.0
+
+    @property
+    def read_units(self) -> float:
+        """Read units the scan consumed, from DynamoDB's size of the items (sampled):
+        eventually consistent scans cost half a unit per 4 KB."""
+        return sum(f.get("item_bytes", 0) for f in self.files) / 4096 / 2
+
+    @property
+    def achieved_percent(self) -> float:
+        if not self.plan or not self.scan_seconds:
+            return 0.0
+        return self.read_units / self.scan_seconds / self.plan.capacity
 
     def summary(self) -> str:
         rate = self.items / self.seconds if self.seconds else 0.0
-        return (f"{self.table}: exported {self.items} items in {len(self.files)} files "
+        text = (f"{self.table}: exported {self.items} items in {len(self.files)} files "
                 f"({self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s, {rate:.0f} items/s) "
                 f"to {self.folder}/")
+        if self.plan:
+            text += (f"; ~{self.read_units:.0f} RCU consumed, {self.achieved_percent:.2f} of "
+                     f"{self.plan.capacity} RCU ({self.plan.capacity_source}), target "
+                     f"{self.plan.percent}")
+        return text
 
 
 def _s3_error_code(err: Exception) -> str:
@@ -198,6 +216,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         ).values()
         piped = items.pipe(java_list(spark, _writer_command(spark)),
                            java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
+        scan_started = time.monotonic()
         try:
             messages = [json.loads(m) for m in piped.collect() if str(m).strip()]
         except Exception as err:
@@ -209,7 +228,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         if orphans:  # files of failed task attempts that Spark retried
             _delete_keys(s3, folder.bucket, orphans)
         result = TableResult(info.name, folder, sum(m["items"] for m in files), files,
-                             sum(m["bytes"] for m in files), time.monotonic() - t0, plan)
+                             sum(m["bytes"] for m in files), time.monotonic() - t0, plan,
+                             time.monotonic() - scan_started)
         _commit(s3, cfg, info, folder, result, started)
     except BaseException:
         _abort(s3, folder)
@@ -243,6 +263,8 @@ def _commit(s3: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, result: 
         "readPercent": plan.percent,
         "readCapacity": plan.capacity,
         "readCapacitySource": plan.capacity_source,
+        "consumedReadUnits": round(result.read_units, 1),
+        "achievedReadPercent": round(result.achieved_percent, 4),
         "segments": plan.segments,
         "tasks": plan.tasks,
         "tableItemCountEstimate": info.item_count,

@@ -25,6 +25,9 @@ from ddbpipe.s3uri import S3Uri
 
 ENV_VAR = "DDBPIPE_WRITER"
 PART_SIZE = 8 * 1024 * 1024
+#: Every this many lines one is parsed to measure DynamoDB's size of the items (for the report of
+#: consumed read capacity); parsing every line would cost more than writing it.
+SIZE_SAMPLE = 16
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,11 @@ def write_partition(lines: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str]) 
     Returns the number of items written. Blank lines are skipped. A file that fails is aborted
     (no partial object); the exception propagates so Spark fails the task.
     """
+    from ddbpipe.codec import item_size, line_to_item
+
     folder = S3Uri.parse(cfg.folder)
     total = 0
+    sampled = sampled_bytes = 0
     sink: Optional[S3Sink] = None
     count = 0
 
@@ -113,8 +119,9 @@ def write_partition(lines: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str]) 
         assert sink is not None
         sink.close()
         url = f"s3://{sink.bucket}/{sink.key}"
+        item_bytes = round(sampled_bytes / sampled * count) if sampled else 0
         out.write(json.dumps({"url": url, "items": count, "bytes": sink.bytes_in,
-                              "stored_bytes": sink.bytes_out}) + "\n")
+                              "stored_bytes": sink.bytes_out, "item_bytes": item_bytes}) + "\n")
         out.flush()
 
     try:
@@ -127,6 +134,9 @@ def write_partition(lines: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str]) 
                 sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress)
                 count = 0
             sink.write(line + b"\n")
+            if total % SIZE_SAMPLE == 0:
+                sampled += 1
+                sampled_bytes += item_size(line_to_item(line.decode("utf-8")))
             count += 1
             total += 1
             if count >= cfg.items_per_file:
