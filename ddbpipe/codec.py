@@ -163,13 +163,25 @@ def _number_parts(s: str) -> Tuple[bool, str, int]:
     return bool(sign), sig, lead
 
 
+# Short plain decimals (at most 38 characters, no exponent) are always within DynamoDB's range
+# and precision, so the common case needs one regex match instead of a full parse.
+_simple_number = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
+
+
+def _is_number(v: Any) -> bool:
+    return (
+        type(v) is str
+        and len(v) <= _MAX_DIGITS
+        and ((v.isdigit() and v.isascii()) or _simple_number(v) is not None)
+    )
+
+
 def _check_number(s: Any) -> str:
-    """Validate a number's text (fast path for plain digit strings); raise :class:`_Bad`."""
+    """Validate a number's text (fast path for short plain numbers); raise :class:`_Bad`."""
     if type(s) is not str:
         raise _Bad(f"a number must be given as a string, got {_short(s)}")
-    if len(s) <= _MAX_DIGITS and s.isdigit() and s.isascii():
-        return s
-    _number_parts(s)
+    if not _is_number(s):
+        _number_parts(s)
     return s
 
 
@@ -212,7 +224,9 @@ def normalize_number(s: str) -> str:
         ValueError: ``s`` is not a valid DynamoDB number.
     """
     try:
-        negative, sig, lead = _number_parts(s) if type(s) is str else _number_parts(str(s))
+        if type(s) is not str:
+            raise _Bad(f"a number must be given as a string, got {_short(s)}")
+        negative, sig, lead = _number_parts(s)
     except _Bad as err:
         raise ValueError(err.message) from None
     if not sig:
@@ -272,29 +286,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
+# strict=False: raw control characters inside strings are kept, as Gson (the connector) reads them.
 _JSON = json.JSONDecoder(
-    parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant
+    parse_float=_JsonNumber,
+    parse_int=_JsonNumber,
+    parse_constant=_reject_constant,
+    strict=False,
 )
 _json_loads = _JSON.decode
 
-# Data Pipeline type keys, as written by the connector (first letter lower-cased).
-_DP_TYPES = {
-    "s": "S",
-    "n": "N",
-    "b": "B",
-    "sS": "SS",
-    "nS": "NS",
-    "bS": "BS",
-    "m": "M",
-    "l": "L",
-    "bOOL": "BOOL",
-    "nULL": "NULL",
-    "nULLValue": "NULL",
+# The connector matches type keys case-insensitively; so do we, after the exact spellings.
+_DP_TYPES_UPPER = {
+    "S": "S",
+    "N": "N",
+    "B": "B",
+    "SS": "SS",
+    "NS": "NS",
+    "BS": "BS",
+    "M": "M",
+    "L": "L",
+    "BOOL": "BOOL",
+    "NULL": "NULL",
+    "NULLVALUE": "NULL",
 }
-# The connector matches type keys case-insensitively; so do we, as a fallback.
-_DP_TYPES_UPPER = {k.upper(): v for k, v in _DP_TYPES.items()}
-
-_NATIVE_TYPES = {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")}
 
 
 def _dp_type(key: str) -> Optional[str]:
@@ -319,35 +333,76 @@ def _json_kind(x: Any) -> str:
     return "an object"
 
 
+def _shape_error(v: Any, example: str) -> _Bad:
+    if type(v) is not dict:
+        return _Bad(f"expected a typed value like {example}, got {_json_kind(v)}")
+    if not v:
+        return _Bad(f"empty value {{}}: expected a typed value like {example}")
+    return _Bad(f"a value must have exactly one type key, got {sorted(v)}")
+
+
+def _number_member(m: Any, what: str) -> str:
+    if type(m) is _JsonNumber:
+        m = str(m)
+    elif type(m) is not str:
+        raise _Bad(f"{what} must be a string, got {_json_kind(m)}")
+    return _check_number(m)
+
+
+def _decode_set(t: str, x: Any) -> AttributeValue:
+    if type(x) is not list:
+        raise _Bad(f"{t} value must be an array, got {_json_kind(x)}")
+    if not x:
+        raise _Bad(f"empty {t} set (DynamoDB sets have at least one member)")
+    if t == "SS":
+        for m in x:
+            if type(m) is not str:
+                raise _Bad(f"SS members must be strings, got {_json_kind(m)}")
+        members: List[Any] = x
+    elif t == "NS":
+        members = [m if _is_number(m) else _number_member(m, "NS members") for m in x]
+    else:
+        members = [_b64decode(m) for m in x]
+    if len(set(members)) != len(members):
+        raise _Bad(f"{t} set has duplicate members")
+    return {t: members}
+
+
 def _decoder(
-    types: Mapping[str, str], fallback: Callable[[str], Optional[str]], example: str
+    spelling: Mapping[str, str], fallback: Callable[[str], Optional[str]], example: str
 ) -> Callable[[Any], AttributeValue]:
-    """Build the JSON-tree -> AttributeValue converter for one spelling of the type keys."""
+    """Build the JSON-tree -> AttributeValue converter for one spelling of the type keys.
+
+    ``spelling`` maps each type (``"S"``...) to its key in the file; ``"NULL2"`` is an optional
+    second spelling of NULL. Keys matching none go through ``fallback`` (key -> type or None).
+    This is the hot path of imports: keys are compared directly, most frequent types first.
+    """
+    k_s, k_n, k_m, k_l = spelling["S"], spelling["N"], spelling["M"], spelling["L"]
+    k_bool, k_null, k_b = spelling["BOOL"], spelling["NULL"], spelling["B"]
+    k_null2 = spelling.get("NULL2", k_null)
+    canonical = {key: t for t, key in spelling.items()}
+    canonical[k_null2] = "NULL"
+    known = ", ".join(k for k in spelling.values())
 
     def decode(v: Any) -> AttributeValue:
-        if type(v) is not dict:
-            raise _Bad(f"expected a typed value like {example}, got {_json_kind(v)}")
-        if len(v) != 1:
-            if not v:
-                raise _Bad(f"empty value {{}}: expected a typed value like {example}")
-            raise _Bad(f"a value must have exactly one type key, got {sorted(v)}")
-        ((key, x),) = v.items()
-        t = types.get(key)
-        if t is None:
-            t = fallback(key)
-            if t is None:
-                raise _Bad(f"unknown type key {key!r} (expected one of {', '.join(types)})")
-        if t == "S":
-            if type(x) is not str:
-                raise _Bad(f"S value must be a string, got {_json_kind(x)}")
-            return {"S": x}
-        if t == "N":
-            if type(x) is not str:
-                if type(x) is not _JsonNumber:
-                    raise _Bad(f"N value must be a string, got {_json_kind(x)}")
-                x = str(x)
-            return {"N": _check_number(x)}
-        if t == "M":
+        if type(v) is not dict or len(v) != 1:
+            raise _shape_error(v, example)
+        for key in v:  # noqa: B007 -- the one key, without building a tuple
+            break
+        x = v[key]
+        if key == k_s:
+            if type(x) is str:
+                return {"S": x}
+            raise _Bad(f"S value must be a string, got {_json_kind(x)}")
+        if key == k_n:
+            if (
+                type(x) is str
+                and len(x) <= _MAX_DIGITS
+                and ((x.isdigit() and x.isascii()) or _simple_number(x) is not None)
+            ):
+                return {"N": x}
+            return {"N": _number_member(x, "N value")}
+        if key == k_m:
             if type(x) is not dict:
                 raise _Bad(f"M value must be an object, got {_json_kind(x)}")
             out = {}
@@ -358,56 +413,59 @@ def _decoder(
                     err.path.append(name)
                     raise
             return {"M": out}
-        if t == "L":
+        if key == k_l:
             if type(x) is not list:
                 raise _Bad(f"L value must be an array, got {_json_kind(x)}")
             items = []
-            for i, sub in enumerate(x):
+            for sub in x:
                 try:
                     items.append(decode(sub))
                 except _Bad as err:
-                    err.path.append(i)
+                    err.path.append(len(items))
                     raise
             return {"L": items}
-        if t == "BOOL":
-            if type(x) is not bool:
-                raise _Bad(f"BOOL value must be true or false, got {_json_kind(x)}")
-            return {"BOOL": x}
-        if t == "NULL":
-            if x is not True:
-                raise _Bad(f"NULL value must be true, got {_json_kind(x)}")
-            return {"NULL": True}
-        if t == "B":
+        if key == k_bool:
+            if type(x) is bool:
+                return {"BOOL": x}
+            raise _Bad(f"BOOL value must be true or false, got {_json_kind(x)}")
+        if key in (k_null, k_null2):
+            if x is True:
+                return {"NULL": True}
+            raise _Bad(f"NULL value must be true, got {_json_kind(x)}")
+        if key == k_b:
             return {"B": _b64decode(x)}
-        # Sets
-        if type(x) is not list:
-            raise _Bad(f"{t} value must be an array, got {_json_kind(x)}")
-        if not x:
-            raise _Bad(f"empty {t} set (DynamoDB sets have at least one member)")
-        if t == "SS":
-            for m in x:
-                if type(m) is not str:
-                    raise _Bad(f"SS members must be strings, got {_json_kind(m)}")
-            members: List[Any] = x
-        elif t == "NS":
-            members = [_check_number(m if type(m) is str else _ns_member(m)) for m in x]
-        else:
-            members = [_b64decode(m) for m in x]
-        if len(set(members)) != len(members):
-            raise _Bad(f"{t} set has duplicate members")
-        return {t: members}
+        t = canonical.get(key) or fallback(key)
+        if t is None:
+            raise _Bad(f"unknown type key {key!r} (expected one of {known})")
+        if t in ("SS", "NS", "BS"):
+            return _decode_set(t, x)
+        return decode({spelling[t]: x})  # another spelling of a scalar/container type
 
     return decode
 
 
-def _ns_member(m: Any) -> str:
-    if type(m) is _JsonNumber:
-        return str(m)
-    raise _Bad(f"NS members must be strings, got {_json_kind(m)}")
-
-
-_decode_dp = _decoder(_DP_TYPES, _dp_type, '{"s":"text"}')
-_decode_native = _decoder(_NATIVE_TYPES, _no_fallback, '{"S":"text"}')
+_decode_dp = _decoder(
+    {
+        "S": "s",
+        "N": "n",
+        "B": "b",
+        "SS": "sS",
+        "NS": "nS",
+        "BS": "bS",
+        "M": "m",
+        "L": "l",
+        "BOOL": "bOOL",
+        "NULL": "nULL",
+        "NULL2": "nULLValue",
+    },
+    _dp_type,
+    '{"s":"text"}',
+)
+_decode_native = _decoder(
+    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
+    _no_fallback,
+    '{"S":"text"}',
+)
 
 
 def _decode_attributes(obj: Dict[str, Any], decode: Callable[[Any], AttributeValue]) -> Item:
@@ -438,22 +496,26 @@ def line_to_item(line: str) -> Item:
     Accepts JSON lines (``{"Id":{"n":"1"}}``; type keys matched case-insensitively as the
     connector does; NULL as ``nULL`` or ``nULLValue``) and Hive-era lines
     (``Id<ETX>{"n":"1"}<STX>Name<ETX>{"s":"x"}``). Empty ``l``/``m`` stay empty L/M. Binary must be
-    strict, padded, standard base64. Numbers are checked and kept as written. A trailing ``\\r``
-    or ``\\n`` is ignored.
+    strict, padded, standard base64. Numbers are checked and kept as written; a bare JSON number
+    (``{"n":12.50}``) is accepted for N/NS and kept as its text. Empty sets and sets with
+    duplicate members (same text) are refused. A trailing ``\\r`` or ``\\n`` is ignored. Not
+    detected: a JSON object naming the same attribute twice (the last one wins).
 
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
-    text = line.strip(" \t\r\n")
+    text = line.strip(" \t\r\n\ufeff")  # also a byte-order mark on a first line
     if not text:
         raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
     try:
         if text[0] != "{":
             if ETX in text:
-                return _hive_line(line.strip("\r\n"))
+                return _hive_line(line.strip("\r\n\ufeff"))
             try:
                 obj = _json_loads(text)
-            except (ValueError, RecursionError):
+            except RecursionError:
+                raise _Bad("the line is nested too deeply") from None
+            except ValueError:
                 raise _Bad(
                     "the line is neither a JSON object nor a Hive-style line "
                     "(name<ETX>value<STX>...)"
@@ -465,6 +527,8 @@ def line_to_item(line: str) -> Item:
         return _decode_attributes(obj, _decode_dp)
     except _Bad as err:
         raise _format_error(err, _FIX_DP) from None
+    except RecursionError:
+        raise ExportFormatError("the line is nested too deeply.", _FIX_DP) from None
 
 
 def _hive_line(text: str) -> Item:
@@ -508,63 +572,72 @@ def native_line_to_item(line: str) -> Item:
         return _decode_attributes(body, _decode_native)
     except _Bad as err:
         raise _format_error(err, _FIX_NATIVE) from None
+    except RecursionError:
+        raise ExportFormatError("the line is nested too deeply.", _FIX_NATIVE) from None
 
 
 # --------------------------------------------------------------------------------------------
 # Writing Data Pipeline lines
 # --------------------------------------------------------------------------------------------
 
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
-)
-_json_dumps = _ENCODER.encode
+# JSON string literal without \u escapes for non-ASCII (the C function json.dumps uses for
+# ensure_ascii=False). Lines are built as text: no intermediate dict per value.
+_jstr: Callable[[str], str] = json.encoder.encode_basestring
 
 
-def _dp_encoder(null_key: str) -> Callable[[Any], Any]:
-    def encode(av: Any) -> Any:
+def _dp_encoder(null_key: str) -> Callable[[Any], str]:
+    null_text = '{"' + null_key + '":true}'
+
+    def encode(av: Any) -> str:
         if type(av) is not dict or len(av) != 1:
             raise _Bad(f"not an AttributeValue (a one-key dict): {_short(av)}")
-        ((t, v),) = av.items()
+        for t in av:  # noqa: B007 -- the one key, without building a tuple
+            break
+        v = av[t]
         if t == "S":
             if type(v) is str:
-                return {"s": v}
+                return '{"s":' + _jstr(v) + "}"
             raise _Bad(f"S value must be str, got {type(v).__name__}")
         if t == "N":
-            return {"n": _check_number(v)}
+            if _is_number(v):
+                return '{"n":"' + v + '"}'
+            return '{"n":"' + _check_number(v) + '"}'  # digits, '.', 'e', signs: no escaping
         if t == "M":
             if type(v) is not dict:
                 raise _Bad(f"M value must be a dict, got {type(v).__name__}")
-            out = {}
+            parts = []
             for name, sub in v.items():
-                if type(name) is not str:
-                    raise _Bad(f"map key {_short(name)} is not a string")
                 try:
-                    out[name] = encode(sub)
+                    if type(name) is not str:
+                        raise _Bad(f"map key {_short(name)} is not a string")
+                    parts.append(_jstr(name) + ":" + encode(sub))
                 except _Bad as err:
                     err.path.append(name)
                     raise
-            return {"m": out}
+            return '{"m":{' + ",".join(parts) + "}}"
         if t == "L":
             if type(v) is not list and type(v) is not tuple:
                 raise _Bad(f"L value must be a list, got {type(v).__name__}")
-            items = []
-            for i, sub in enumerate(v):
+            parts = []
+            for sub in v:
                 try:
-                    items.append(encode(sub))
+                    parts.append(encode(sub))
                 except _Bad as err:
-                    err.path.append(i)
+                    err.path.append(len(parts))
                     raise
-            return {"l": items}
+            return '{"l":[' + ",".join(parts) + "]}"
         if t == "BOOL":
-            if type(v) is bool:
-                return {"bOOL": v}
+            if v is True:
+                return '{"bOOL":true}'
+            if v is False:
+                return '{"bOOL":false}'
             raise _Bad(f"BOOL value must be bool, got {type(v).__name__}")
         if t == "NULL":
             if v is True:
-                return {null_key: True}
+                return null_text
             raise _Bad(f"NULL value must be True, got {_short(v)}")
         if t == "B":
-            return {"b": _b64encode(v)}
+            return '{"b":"' + _b64encode(v) + '"}'
         if t in ("SS", "NS", "BS"):
             if type(v) is not list and type(v) is not tuple:
                 raise _Bad(f"{t} value must be a list, got {type(v).__name__}")
@@ -574,12 +647,13 @@ def _dp_encoder(null_key: str) -> Callable[[Any], Any]:
                 for m in v:
                     if type(m) is not str:
                         raise _Bad(f"SS members must be str, got {type(m).__name__}")
-                return {"sS": v}
+                return '{"sS":[' + ",".join(map(_jstr, v)) + "]}"
             if t == "NS":
                 for m in v:
-                    _check_number(m)
-                return {"nS": v}
-            return {"bS": [_b64encode(m) for m in v]}
+                    if not _is_number(m):
+                        _check_number(m)
+                return '{"nS":["' + '","'.join(v) + '"]}'
+            return '{"bS":["' + '","'.join([_b64encode(m) for m in v]) + '"]}'
         raise _Bad(f"unknown AttributeValue type {t!r}")
 
     return encode
@@ -591,7 +665,8 @@ _DP_ENCODERS = {key: _dp_encoder(key) for key in NULL_KEYS}
 def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") -> str:
     """Render a low-level item as one Data Pipeline export line (no trailing newline).
 
-    Compact JSON (``,`` and ``:`` separators), UTF-8 text (no ``\\u`` escapes for non-ASCII),
+    Compact JSON (``,`` and ``:`` separators, as ``json.dumps(..., separators=(",", ":"),
+    ensure_ascii=False)`` would write it), UTF-8 text (no ``\\u`` escapes for non-ASCII),
     attributes in the item's order, binary as standard padded base64. ``null_key="nULLValue"``
     writes NULL the way the old service (connector 4.x) did.
 
@@ -602,16 +677,16 @@ def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") 
     encode = _DP_ENCODERS.get(null_key)
     if encode is None:
         raise ValueError(f"null_key must be one of {NULL_KEYS}, got {null_key!r}")
-    out = {}
+    parts = []
     for name, av in item.items():
         if type(name) is not str:
             raise ValueError(f"attribute name {_short(name)} is not a string")
         try:
-            out[name] = encode(av)
+            parts.append(_jstr(name) + ":" + encode(av))
         except _Bad as err:
             err.path.append(name)
             raise ValueError(f"attribute {_path_text(err.path)!r}: {err.message}") from None
-    return _json_dumps(out)
+    return "{" + ",".join(parts) + "}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -619,6 +694,9 @@ def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") 
 # --------------------------------------------------------------------------------------------
 
 _ION_WS = " \t\n\r\v\f"
+_ION_PLAIN_START = frozenset('"{[(-+0123456789')
+_ION_QUOTED_SPECIAL = {q: re.compile("[" + q + "\\\\\n\r]") for q in "\"'"}
+_ION_LONG_SPECIAL = re.compile(r"'''|[\\\r]")
 _ION_STOP = frozenset("{}[](),\"' \t\n\r\v\f")
 _ION_TOKEN_RE = re.compile(r"[^{}\[\](),\"' \t\n\r\v\f]*")
 _ION_IDENT_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
@@ -766,58 +844,54 @@ class _IonReader:
 
     def read_quoted(self, quote: str) -> str:
         """Read a short string or quoted symbol body; ``self.i`` is just past the opening quote."""
-        s, n = self.s, self.n
+        s = self.s
+        special = _ION_QUOTED_SPECIAL[quote]
         out: List[str] = []
-        i = self.i
-        start = i
+        start = self.i
         while True:
-            if i >= n:
-                self.i = i
+            m = special.search(s, start)
+            if m is None:
+                self.i = self.n
                 raise self.fail("unterminated string")
+            i = m.start()
+            out.append(s[start:i])
             c = s[i]
             if c == quote:
-                out.append(s[start:i])
                 self.i = i + 1
                 return "".join(out)
             if c == "\\":
-                out.append(s[start:i])
                 self.i = i + 1
                 self.read_escape(out)
-                i = start = self.i
+                start = self.i
                 continue
-            if c == "\n" or c == "\r":
-                self.i = i
-                raise self.fail("unescaped newline in a quoted string")
-            i += 1
+            self.i = i
+            raise self.fail("unescaped newline in a quoted string")
 
     def read_long_strings(self) -> str:
         """Read one or more adjacent ``'''...'''`` strings (concatenated); at the first ``'''``."""
         s, n = self.s, self.n
         parts: List[str] = []
         while True:
-            i = self.i + 3
-            start = i
+            start = self.i + 3
             while True:
-                if i >= n:
-                    self.i = i
+                m = _ION_LONG_SPECIAL.search(s, start)
+                if m is None:
+                    self.i = n
                     raise self.fail("unterminated ''' string")
+                i = m.start()
+                parts.append(s[start:i])
                 c = s[i]
-                if c == "'" and s.startswith("'''", i):
-                    parts.append(s[start:i])
+                if c == "'":  # the closing '''
                     self.i = i + 3
                     break
                 if c == "\\":
-                    parts.append(s[start:i])
                     self.i = i + 1
                     self.read_escape(parts)
-                    i = start = self.i
+                    start = self.i
                     continue
-                if c == "\r":  # raw CR / CRLF normalise to LF inside long strings
-                    parts.append(s[start:i] + "\n")
-                    i += 2 if s.startswith("\n", i + 1) else 1
-                    start = i
-                    continue
-                i += 1
+                # A raw CR or CRLF inside a long string reads as LF.
+                parts.append("\n")
+                start = i + 2 if s.startswith("\n", i + 1) else i + 1
             save = self.i
             self.skip_ws()
             if not self.s.startswith("'''", self.i):
@@ -861,6 +935,8 @@ class _IonReader:
         self.skip_ws()
         if depth > _ION_MAX_DEPTH:
             raise self.fail("value is nested too deeply")
+        if self.i < self.n and self.s[self.i] in _ION_PLAIN_START:
+            return self.read_plain_value(depth)  # cannot be annotated: no symbol token here
         annotation = None
         # Annotations: symbol tokens followed by '::'.
         while True:
@@ -1027,10 +1103,13 @@ class _IonReader:
                 self.i += 1
                 return out
             name = self.read_field_name()
-            self.skip_ws()
-            if self.s.startswith("::", self.i):
-                raise self.fail("a field name cannot be annotated")
-            self.expect(":")
+            if self.s.startswith(":", self.i) and not self.s.startswith("::", self.i):
+                self.i += 1  # the usual compact form, name:value
+            else:
+                self.skip_ws()
+                if self.s.startswith("::", self.i):
+                    raise self.fail("a field name cannot be annotated")
+                self.expect(":")
             try:
                 value = self.read_value(depth + 1)
             except _Bad as err:
@@ -1148,36 +1227,48 @@ def _utf8_len(s: str) -> int:
     return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
 
 
-def _number_size(s: str) -> int:
-    if len(s) <= _MAX_DIGITS and s.isdigit() and s.isascii():
-        digits = len(s.lstrip("0").rstrip("0"))
+def _number_size(s: Any) -> int:
+    """1 byte per two significant digits, rounded up, plus 1 (AWS's documented estimate)."""
+    if _is_number(s):  # plain: drop sign and point, then leading and trailing zeros
+        digits = len(s.replace(".", "", 1).lstrip("-").strip("0"))
     else:
-        digits = len(_number_parts(s)[1])
+        digits = len(_number_parts(s)[1]) if type(s) is str else -1
+        if digits < 0:
+            raise _Bad(f"a number must be given as a string, got {_short(s)}")
     return (digits + 1) // 2 + 1
 
 
 def _value_size(av: AttributeValue) -> int:
-    for t, v in av.items():
-        if t == "S":
-            return _utf8_len(v)
-        if t == "N":
-            return _number_size(v)
-        if t == "M":
-            return 3 + sum(_utf8_len(k) + _value_size(x) + 1 for k, x in v.items())
-        if t == "L":
-            return 3 + sum(_value_size(x) + 1 for x in v)
-        if t == "B":
-            return len(v)
-        if t == "BOOL" or t == "NULL":
-            return 1
-        if t == "SS":
-            return sum(_utf8_len(x) for x in v)
-        if t == "NS":
-            return sum(_number_size(x) for x in v)
-        if t == "BS":
-            return sum(len(x) for x in v)
-        raise _Bad(f"unknown AttributeValue type {t!r}")
-    raise _Bad("empty AttributeValue")
+    for t in av:  # noqa: B007 -- the one key, without building a tuple
+        break
+    else:
+        raise _Bad("empty AttributeValue")
+    v = av[t]
+    if t == "S":
+        return len(v) if v.isascii() else _utf8_len(v)
+    if t == "N":
+        return _number_size(v)
+    if t == "M":
+        size = 3
+        for k, x in v.items():
+            size += (len(k) if k.isascii() else _utf8_len(k)) + _value_size(x) + 1
+        return size
+    if t == "L":
+        size = 3
+        for x in v:
+            size += _value_size(x) + 1
+        return size
+    if t == "B":
+        return len(v)
+    if t == "BOOL" or t == "NULL":
+        return 1
+    if t == "SS":
+        return sum(map(_utf8_len, v))
+    if t == "NS":
+        return sum(map(_number_size, v))
+    if t == "BS":
+        return sum(map(len, v))
+    raise _Bad(f"unknown AttributeValue type {t!r}")
 
 
 def item_size(item: Mapping[str, AttributeValue]) -> int:
