@@ -86,21 +86,12 @@ def plan_read(
 
     budget = max(1, math.floor(capacity * percent))
     tasks = max(1, min(parallelism, budget // UNITS_PER_TASK))
-    if table.on_demand and tasks < 2 <= parallelism:
-        # An on-demand table has no capacity to starve; never read it with one task.
-        tasks = 2
-        needed = math.ceil(UNITS_PER_TASK * tasks / percent)
-        warnings.append(
-            f"{table.name} is on-demand: raised the read rate to {needed} RCU x {percent} so "
-            f"the scan spreads over {tasks} tasks (the connector gives a task >= "
-            f"{UNITS_PER_TASK} units)."
-        )
-        capacity, source = needed, source + " (raised for parallelism)"
-        budget = math.floor(capacity * percent)
-    elif tasks == 1 and parallelism > 1:
+    if tasks == 1 and parallelism > 1:
+        kind = "on-demand table" if table.on_demand else "table"
         warnings.append(
             f"{table.name}: {budget} read units/s fit one task (the connector gives a task "
-            f">= {UNITS_PER_TASK} units); the scan runs on one task."
+            f">= {UNITS_PER_TASK} units), so this {kind} is scanned by one task; raise "
+            "--read-capacity or --read-percent to spread the scan."
         )
 
     by_size = math.ceil(table.size_bytes / MAX_BYTES_PER_SEGMENT) if table.size_bytes else 1

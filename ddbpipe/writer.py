@@ -39,6 +39,9 @@ class BatchWriter:
     def __init__(self, ddb: Any, table: str, bucket: Optional[TokenBucket],
                  key_names: Sequence[str], threads: int = 4, attempts: int = 12) -> None:
         self.ddb, self.table, self.bucket = ddb, table, bucket
+        # A slow task sends smaller batches, several a second, rather than 25 items every few
+        # seconds: the table sees an even rate instead of bursts.
+        self.batch_size = BATCH if bucket is None else max(1, min(BATCH, int(bucket.rate / 4)))
         self.key_names = tuple(key_names)
         self.stats = WriteStats()
         self._attempts = attempts
@@ -63,7 +66,7 @@ class BatchWriter:
         self._batch.append(request)
         self._keys.add(key)
         self._units += units
-        if len(self._batch) == BATCH:
+        if len(self._batch) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:

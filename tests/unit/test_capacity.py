@@ -39,13 +39,18 @@ def test_small_budget_reads_on_one_task_and_says_so():
     assert "one task" in plan.warnings[0]
 
 
-def test_on_demand_default_and_never_one_task():
+def test_on_demand_default_spreads_over_tasks():
     plan = capacity.plan_read(table(on_demand=True), 0.5, parallelism=2)
-    assert (plan.capacity, plan.budget, plan.tasks) == (4000, 2000, 2)
+    assert (plan.capacity, plan.budget, plan.tasks, plan.segments) == (4000, 2000, 2, 20)
     assert "on-demand" in plan.warnings[0]
+
+
+def test_on_demand_ceiling_given_is_honoured_not_raised():
+    plan = capacity.plan_read(table(on_demand=True), 0.5, parallelism=2, read_capacity=400)
+    assert (plan.capacity, plan.budget, plan.tasks) == (400, 200, 2)
     tiny = capacity.plan_read(table(on_demand=True), 0.5, parallelism=2, read_capacity=50)
-    assert tiny.tasks == 2 and tiny.budget >= 200
-    assert any("raised" in w for w in tiny.warnings)
+    assert (tiny.capacity, tiny.budget, tiny.tasks) == (50, 25, 1)
+    assert "one task" in tiny.warnings[0]
 
 
 def test_read_capacity_overrides_provisioned():

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 import pytest
 
 from ddbpipe import importer, throttle
@@ -51,11 +53,11 @@ def test_backoff_is_full_jitter_and_capped():
 
 
 class Throttled(Exception):
-    response = {"Error": {"Code": "ProvisionedThroughputExceededException"}}
+    response: ClassVar[dict] = {"Error": {"Code": "ProvisionedThroughputExceededException"}}
 
 
 class Denied(Exception):
-    response = {"Error": {"Code": "AccessDeniedException"}}
+    response: ClassVar[dict] = {"Error": {"Code": "AccessDeniedException"}}
 
 
 def test_call_with_retries_retries_one_call_on_throttle_only():
