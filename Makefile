@@ -52,6 +52,7 @@ demo: setup
 	$(BIN)/python -m ddbpipe.demo
 
 bench: setup
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 local-up: setup

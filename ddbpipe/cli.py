@@ -20,6 +20,9 @@ COMMAND_MODULES = (
     "ddbpipe.commands.local",
     "ddbpipe.commands.export",
     "ddbpipe.commands.import_",
+    "ddbpipe.commands.emr",
+    "ddbpipe.commands.iam",
+    "ddbpipe.commands.schedule",
 )
 
 

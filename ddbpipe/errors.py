@@ -65,3 +65,11 @@ class TimedOut(DdbpipeError):
     """The run exceeded its execution timeout."""
 
     exit_code = 3
+
+
+class QuotaExceeded(DdbpipeError):
+    """An account quota (EC2 instances, EMR clusters, ...) stopped the run."""
+
+
+class RoleMissing(DdbpipeError):
+    """An IAM role or instance profile the run needs does not exist."""

@@ -101,9 +101,11 @@ def start_moto(port: int, log_path: Path) -> Server:
     moto = shutil.which("moto_server", path=here) or shutil.which("moto_server")
     cmd = [moto] if moto else [sys.executable, "-m", "moto.server"]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+    # `ddbpipe iam setup` attaches AWS managed policies, which moto only knows when asked.
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     proc = subprocess.Popen(
         [*cmd, "-H", HOST, "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )
     wait_for_port(port, "moto server", proc=proc)
     return Server("moto", proc.pid, port, str(log_path))

@@ -1,0 +1,184 @@
+"""Scheduled runs with no server of ours: EventBridge Scheduler calls EMR RunJobFlow itself.
+
+The schedule's target is the scheduler's universal target for the EMR API
+(``arn:aws:scheduler:::aws-sdk:emr:runJobFlow``); its Input is the RunJobFlow request that
+``ddbpipe emr`` would send, with an auto-terminating cluster. The job's step arguments carry no
+timestamp: the export job takes it when the run starts, so each run writes its own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from cluster.iam import SCHEDULE_GROUP
+from ddbpipe.errors import ConfigError
+
+RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
+#: A RunJobFlow that failed is retried a little, not for the scheduler's default 24 hours:
+#: RunJobFlow has no idempotency token, so a retry of a call that did go through would start a
+#: second cluster.
+RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+
+_NAME = re.compile(r"^[0-9A-Za-z_.\-]{1,64}$")
+_CRON_FIELDS = 6
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(f"Schedule name {name!r} is not valid.",
+                          "Use 1-64 letters, digits, '-', '_' or '.'.")
+    return name
+
+
+def check_expression(expression: str) -> str:
+    """``cron(m h dom mon dow year)``, ``rate(N unit)`` or ``at(yyyy-mm-ddThh:mm:ss)``."""
+    text = expression.strip()
+    m = re.match(r"^(cron|rate|at)\((.*)\)$", text)
+    ok = bool(m)
+    if m and m.group(1) == "cron":
+        fields = m.group(2).split()
+        ok = len(fields) == _CRON_FIELDS and "?" in (fields[2], fields[4])
+    elif m and m.group(1) == "rate":
+        ok = bool(re.match(r"^[1-9]\d* (minute|minutes|hour|hours|day|days)$", m.group(2)))
+    elif m:
+        ok = bool(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", m.group(2)))
+    if not ok:
+        raise ConfigError(
+            f"--cron {expression!r} is not an EventBridge Scheduler expression.",
+            'Write cron(MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK YEAR) with "?" in one of the two '
+            'day fields, e.g. "cron(0 3 * * ? *)" for 03:00 every day; or rate(1 day).',
+        )
+    return text
+
+
+def create_schedule_request(
+    *,
+    name: str,
+    expression: str,
+    role_arn: str,
+    run_job_flow: dict[str, Any],
+    group: str = SCHEDULE_GROUP,
+    timezone: Optional[str] = None,
+    description: str = "",
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """The CreateSchedule request whose target starts the cluster of ``run_job_flow``."""
+    request: dict[str, Any] = {
+        "Name": check_name(name),
+        "GroupName": group,
+        "ScheduleExpression": check_expression(expression),
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED" if enabled else "DISABLED",
+        "Target": {
+            "Arn": RUN_JOB_FLOW_TARGET,
+            "RoleArn": role_arn,
+            "Input": json.dumps(run_job_flow, sort_keys=True),
+            "RetryPolicy": dict(RETRY_POLICY),
+        },
+    }
+    if timezone:
+        request["ScheduleExpressionTimezone"] = timezone
+    if description:
+        request["Description"] = description[:512]
+    return request
+
+
+def _code(err: BaseException) -> str:
+    return str((getattr(err, "response", None) or {}).get("Error", {}).get("Code", ""))
+
+
+def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
+    import botocore.exceptions
+
+    if group == "default":
+        return
+    try:
+        scheduler.get_schedule_group(Name=group)
+    except botocore.exceptions.ClientError as err:
+        if _code(err) != "ResourceNotFoundException":
+            raise
+        try:
+            scheduler.create_schedule_group(Name=group,
+                                            Tags=[{"Key": "created-by", "Value": "ddbpipe"}])
+        except botocore.exceptions.ClientError as again:
+            if _code(again) != "ConflictException":
+                raise
+
+
+def create(scheduler: Any, request: dict[str, Any]) -> str:
+    import botocore.exceptions
+
+    ensure_group(scheduler, request.get("GroupName", "default"))
+    try:
+        return str(scheduler.create_schedule(**request)["ScheduleArn"])
+    except botocore.exceptions.ClientError as err:
+        if _code(err) == "ConflictException":
+            raise ConfigError(f"A schedule named {request['Name']!r} already exists.",
+                              f"Delete it first (`ddbpipe schedule delete --name "
+                              f"{request['Name']}`) or choose another --name.") from err
+        raise
+
+
+def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str, Any]]:
+    """Name, state, expression and the cluster each schedule of ``group`` starts."""
+    import botocore.exceptions
+
+    rows = []
+    try:
+        pages = scheduler.get_paginator("list_schedules").paginate(GroupName=group)
+        summaries = [s for page in pages for s in page.get("Schedules", [])]
+    except botocore.exceptions.ClientError as err:
+        if _code(err) == "ResourceNotFoundException":
+            return []
+        raise
+    for summary in sorted(summaries, key=lambda s: s["Name"]):
+        full = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+        target = full.get("Target", {})
+        cluster = ""
+        if target.get("Arn") == RUN_JOB_FLOW_TARGET:
+            try:
+                cluster = json.loads(target.get("Input") or "{}").get("Name", "")
+            except ValueError:
+                cluster = "(input is not JSON)"
+        rows.append({
+            "Name": summary["Name"],
+            "State": full.get("State", summary.get("State", "")),
+            "ScheduleExpression": full.get("ScheduleExpression", ""),
+            "Timezone": full.get("ScheduleExpressionTimezone") or "UTC",
+            "Cluster": cluster,
+        })
+    return rows
+
+
+def delete(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> None:
+    import botocore.exceptions
+
+    try:
+        scheduler.delete_schedule(Name=check_name(name), GroupName=group)
+    except botocore.exceptions.ClientError as err:
+        if _code(err) == "ResourceNotFoundException":
+            raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
+                              "See `ddbpipe schedule list`.") from err
+        raise
+
+
+def staged_prefix(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> Optional[str]:
+    """The S3 folder holding a schedule's wheel, bootstrap and job (from its RunJobFlow input)."""
+    import botocore.exceptions
+
+    try:
+        full = scheduler.get_schedule(Name=check_name(name), GroupName=group)
+    except botocore.exceptions.ClientError as err:
+        if _code(err) == "ResourceNotFoundException":
+            raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
+                              "See `ddbpipe schedule list`.") from err
+        raise
+    try:
+        request = json.loads(full.get("Target", {}).get("Input") or "{}")
+        path = str(request["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    marker = "/bootstrap/"
+    return path[: path.rindex(marker)] if marker in path else None
