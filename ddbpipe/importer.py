@@ -175,7 +175,7 @@ class TaskConfig:
     line_format: str
     key_schema: tuple[dict[str, str], ...]
     attribute_definitions: tuple[dict[str, str], ...]
-    rate: float  # write (or read) units per second for this task
+    rate: float  # units per second: the whole job's for writes, this task's for scans
     threads: int = 4
 
 
@@ -199,23 +199,33 @@ def _validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[di
             yield {"url": f.url, "items": items, "error": error}
 
 
-def _write(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[dict[str, Any]]:
+def shares(groups: Sequence[Sequence[DataFile]], budget: float) -> list[float]:
+    """Each group's part of the budget, in proportion to its bytes, so that all the tasks
+    finish together and the table sees the whole budget until the end."""
+    sizes = [max(1, sum(f.size for f in g)) for g in groups]
+    total = sum(sizes)
+    return [budget * s / total for s in sizes]
+
+
+def _write(task: TaskConfig,
+           work: Iterator[tuple[float, list[DataFile]]]) -> Iterator[dict[str, Any]]:
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
-    writer = BatchWriter(ddb, task.table, TokenBucket(task.rate), keys, task.threads)
     started, read, files = time.monotonic(), 0, 0
-    try:
-        for group in groups:
+    stats = None
+    for rate, group in work:
+        writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, task.threads)
+        try:
             for f in group:
                 for _number, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
                     writer.put(item)
                     read += 1
                 files += 1
-    finally:
-        stats = writer.close()
-    yield {"read": read, "files": files, "seconds": time.monotonic() - started,
-           **stats.as_dict()}
+        finally:
+            stats = writer.close()
+        yield {"read": read, "files": files, "seconds": time.monotonic() - started,
+               **stats.as_dict()}
 
 
 def _export_keys(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[Any]:
@@ -376,7 +386,7 @@ def run(spark: Any, cfg: ImportConfig) -> ImportResult:
         log.warning(warning)
     schema = tuple(dict(k) for k in info.description["KeySchema"])
     attrs = tuple(dict(a) for a in info.description["AttributeDefinitions"])
-    task = TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, plan.per_task,
+    task = TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, plan.budget,
                       cfg.threads_per_task)
     groups = group_files(source.files, plan.tasks)
     result = ImportResult(cfg.table, cfg.aws.region, source, plan, notes=list(source.notes))
@@ -402,7 +412,8 @@ def run(spark: Any, cfg: ImportConfig) -> ImportResult:
 
     w0 = time.monotonic()
     if source.files:
-        for stats in spark_job("Import", partial(_write, task), groups, len(groups)):
+        work = list(zip(shares(groups, plan.budget), groups))
+        for stats in spark_job("Import", partial(_write, task), work, len(work)):
             result.read += stats["read"]
             result.written += stats["written"]
             result.consumed += stats["consumed"]
@@ -433,7 +444,8 @@ def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: TaskConfig,
     present = sc.parallelize(range(segments), segments).mapPartitions(
         partial(_scan_keys, scan_task, segments))
     extra = present.subtract(exported, numPartitions=slots)
-    return sum(s["deleted"] for s in extra.mapPartitions(partial(_delete, task)).collect())
+    per_task = replace(task, rate=task.rate / slots)
+    return sum(s["deleted"] for s in extra.mapPartitions(partial(_delete, per_task)).collect())
 
 
 def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:

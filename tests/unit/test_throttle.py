@@ -113,3 +113,8 @@ def test_group_files_balances_bytes():
     assert sorted(f.url for g in groups for f in g) == sorted(f.url for f in files)
     assert importer.group_files(files[:1], 4) == [[files[0]]]
     assert importer.group_files([], 3) == []
+
+
+def test_shares_follow_bytes_and_add_up_to_the_budget():
+    groups = [[DataFile("s3://b/a", 300)], [DataFile("s3://b/b", 100), DataFile("s3://b/c", 100)]]
+    assert importer.shares(groups, 100.0) == pytest.approx([60.0, 40.0])
