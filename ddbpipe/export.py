@@ -174,7 +174,8 @@ def _start_folder(s3: Any, folder: S3Uri) -> None:
     except botocore.exceptions.ClientError as err:
         if _s3_error_code(err) in ("403", "AccessDenied"):
             raise BucketError(f"Cannot write to {folder}/ (AccessDenied).",
-                              "Grant s3:PutObject on the export prefix.") from err
+                              "Grant s3:PutObject on the export prefix (see `ddbpipe iam "
+                              "policy`).") from err
         raise
 
 
@@ -283,13 +284,35 @@ def _abort(s3: Any, folder: S3Uri) -> None:
         log.exception("could not clean %s/ after the failure; delete it by hand", folder)
 
 
+def check_writable(s3: Any, dest: S3Uri) -> None:
+    """Write and delete a probe object under ``dest``: a bucket we may read but not write fails
+    here, in a second, instead of after Spark has started."""
+    import uuid
+
+    import botocore.exceptions
+
+    probe = dest.join(f"_ddbpipe-write-check-{uuid.uuid4().hex[:12]}")
+    try:
+        s3.put_object(Bucket=probe.bucket, Key=probe.key, Body=b"")
+    except botocore.exceptions.ClientError as err:
+        if _s3_error_code(err) in ("403", "AccessDenied"):
+            raise BucketError(f"Cannot write to {dest}/ (AccessDenied).",
+                              "Grant s3:PutObject on the export prefix (see `ddbpipe iam "
+                              "policy`).") from err
+        raise
+    s3.delete_object(Bucket=probe.bucket, Key=probe.key)
+
+
 def preflight(cfg: ExportConfig) -> list[TableInfo]:
-    """Every check that needs no Spark: endpoints answer, tables exist, the bucket is there."""
+    """Every check that needs no Spark: endpoints answer, tables exist, the bucket is there and
+    may be written."""
     check_reachable(cfg.aws, "dynamodb")
     check_reachable(cfg.aws, "s3")
     ddb = client(cfg.aws, "dynamodb")
     infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
-    check_bucket(client(cfg.aws, "s3"), cfg.dest, cfg.aws.endpoint("s3"))
+    s3 = client(cfg.aws, "s3")
+    check_bucket(s3, cfg.dest, cfg.aws.endpoint("s3"))
+    check_writable(s3, cfg.dest)
     return infos
 
 

@@ -188,3 +188,47 @@ def test_unreachable_endpoint(capsys):
     code, err = cli(capsys, "export", "--table", "t1x", "--to", "s3://bkt",
                     "--region", "us-east-1", "--endpoint-url", url)
     assert code == 2 and f"Nothing answers at the dynamodb endpoint {url}" in err
+
+
+def test_bucket_that_cannot_be_written(aws, ddb, unique, logs_dir, monkeypatch, capsys):
+    """A moto server that enforces IAM: the user may list and read the bucket, not write it."""
+    import json as _json
+    import os
+
+    from ddbpipe import localstack
+    from ddbpipe.aws import AwsConfig, client
+
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "4")  # setup calls below, then IAM rules
+    guarded = localstack.start_moto(localstack.free_port(), logs_dir / f"moto-iam-{unique}.log")
+    monkeypatch.delenv("INITIAL_NO_AUTH_ACTION_COUNT")
+    try:
+        cfg = AwsConfig(aws.region, {**{s: guarded.url for s in ("s3", "iam", "sts")},
+                                     "dynamodb": aws.endpoint("dynamodb")})
+        bucket = f"readonly-{unique}"
+        client(cfg, "s3").create_bucket(Bucket=bucket)
+        iam = client(cfg, "iam")
+        iam.create_user(UserName="reader")
+        iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=_json.dumps({
+            "Version": "2012-10-17",
+            # moto names HeadBucket s3:HeadBucket; AWS checks s3:ListBucket for it
+            "Statement": [{"Effect": "Allow",
+                           "Action": ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject"],
+                           "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}],
+        }))
+        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        name = f"ro-{unique}"
+        sample.create_table(ddb, name)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", guarded.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws.endpoint("dynamodb"))
+
+        code, err = cli(capsys, "export", "--table", name, "--to", f"s3://{bucket}/x",
+                        "--region", aws.region)
+
+        assert code == 2, err
+        assert f"Cannot write to s3://{bucket}/x/ (AccessDenied)" in err
+        assert "s3:PutObject" in err and len(err.strip().splitlines()) == 1
+        assert os.environ["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
+    finally:
+        localstack.stop(guarded)
