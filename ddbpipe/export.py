@@ -21,7 +21,8 @@ from typing import Any, Optional, Sequence
 
 from ddbpipe import __version__, capacity, layout
 from ddbpipe.aws import AwsConfig, check_reachable, client
-from ddbpipe.errors import BucketError, ConfigError, DdbpipeError, EndpointUnreachable
+from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.job import Job, submit_main
 from ddbpipe.partwriter import ENV_VAR, WriterConfig
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
@@ -331,33 +332,16 @@ def run(spark: Any, cfg: ExportConfig) -> list[TableResult]:
     return results
 
 
+JOB = Job(
+    name="export",
+    description="Export one or several DynamoDB tables to S3 in the Data Pipeline format.",
+    add_options=add_options,
+    config_from_args=config_from_args,
+    preflight=preflight,
+    run=run,
+)
+
+
 def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
     """Entry point of ``jobs/export_table.py`` (``spark-submit``, an EMR step)."""
-    from ddbpipe.aws import resolve
-    from ddbpipe.cli import add_aws_options
-
-    parser = argparse.ArgumentParser(prog="export_table.py",
-                                     description="Export DynamoDB tables to S3 (Spark job).")
-    add_options(parser)
-    add_aws_options(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        aws = resolve(args.region, args.endpoint_url, args.profile)
-        cfg = config_from_args(args, aws)
-        if spark is None:
-            from pyspark.sql import SparkSession
-
-            spark = SparkSession.builder.appName("ddbpipe-export").getOrCreate()
-            if is_local(spark):
-                from ddbpipe.spark import s3a_conf
-
-                hconf = spark.sparkContext._jsc.hadoopConfiguration()
-                for key, value in s3a_conf(aws).items():
-                    hconf.set(key, value)
-        run(spark, cfg)
-        return 0
-    except DdbpipeError as err:
-        print(f"ddbpipe: error: {err}", file=sys.stderr)
-        return err.exit_code
+    return submit_main(JOB, argv, spark)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +35,7 @@ from ddbpipe.errors import (
     KeySchemaMismatch,
     TableNotFound,
 )
+from ddbpipe.job import Job, submit_main
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.sources import DataFile, Source, detect, read_items, s3_chunks
 from ddbpipe.tables import TableInfo, describe
@@ -448,27 +448,16 @@ def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: TaskConfig,
     return sum(s["deleted"] for s in extra.mapPartitions(partial(_delete, per_task)).collect())
 
 
+JOB = Job(
+    name="import",
+    description="Import a Data Pipeline, ddbpipe or DynamoDB native export into a table.",
+    add_options=add_options,
+    config_from_args=config_from_args,
+    preflight=preflight,
+    run=run,
+)
+
+
 def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
     """Entry point of ``jobs/import_table.py`` (``spark-submit``, an EMR step)."""
-    from ddbpipe.aws import resolve
-    from ddbpipe.cli import add_aws_options
-
-    parser = argparse.ArgumentParser(prog="import_table.py",
-                                     description="Import an export folder into a table.")
-    add_options(parser)
-    add_aws_options(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        aws = resolve(args.region, args.endpoint_url, args.profile)
-        cfg = config_from_args(args, aws)
-        if spark is None:
-            from pyspark.sql import SparkSession
-
-            spark = SparkSession.builder.appName("ddbpipe-import").getOrCreate()
-        run(spark, cfg)
-        return 0
-    except DdbpipeError as err:
-        print(f"ddbpipe: error: {err}", file=sys.stderr)
-        return err.exit_code
+    return submit_main(JOB, argv, spark)

@@ -1,0 +1,86 @@
+"""What the export and import jobs share: their spark-submit entry point and their local command.
+
+A job is argv -> frozen config -> ``run(spark, cfg)``. Under ``spark-submit`` (an EMR step) the
+session comes as it is; ``ddbpipe export|import`` first runs the job's preflight checks (a second,
+no Spark), then starts a local session with the connector, S3A and the endpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from ddbpipe.aws import AwsConfig, resolve
+from ddbpipe.errors import DdbpipeError
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    add_options: Callable[[argparse.ArgumentParser], None]
+    config_from_args: Callable[[argparse.Namespace, AwsConfig], Any]
+    preflight: Callable[[Any], Any]
+    run: Callable[[Any, Any], Any]
+
+    def parser(self, prog: str) -> argparse.ArgumentParser:
+        from ddbpipe.cli import add_aws_options
+
+        parser = argparse.ArgumentParser(prog=prog, description=self.description)
+        self.add_options(parser)
+        add_aws_options(parser)
+        return parser
+
+
+def submit_main(job: Job, argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
+    """Entry point of ``jobs/<job>.py`` under ``spark-submit``: one-line errors, exit codes."""
+    args = job.parser(f"{job.name}_table.py").parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        aws = resolve(args.region, args.endpoint_url, args.profile)
+        cfg = job.config_from_args(args, aws)
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            from ddbpipe.spark import is_local, s3a_conf
+
+            spark = SparkSession.builder.appName(f"ddbpipe-{job.name}").getOrCreate()
+            if is_local(spark):  # EMR serves s3:// itself; a local spark-submit needs S3A
+                hconf = spark.sparkContext._jsc.hadoopConfiguration()
+                for key, value in s3a_conf(aws).items():
+                    hconf.set(key, value)
+        job.run(spark, cfg)
+        return 0
+    except DdbpipeError as err:
+        print(f"ddbpipe: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser], job: Job,
+                   help_text: str) -> None:
+    """``ddbpipe <job>``: the same options, run on a local Spark."""
+    from ddbpipe.cli import add_aws_options
+
+    parser = sub.add_parser(job.name, help=help_text, description=job.description)
+    job.add_options(parser)
+    add_aws_options(parser)
+    parser.add_argument("--master", help="Spark master (default local[*])")
+    parser.set_defaults(func=lambda args: _run_local(job, args))
+
+
+def _run_local(job: Job, args: argparse.Namespace) -> int:
+    from ddbpipe.spark import local_session
+
+    aws = resolve(args.region, args.endpoint_url, args.profile)
+    cfg = job.config_from_args(args, aws)
+    job.preflight(cfg)  # fail in a second, before Spark starts
+    spark = local_session(aws, f"ddbpipe-{job.name}", args.master)
+    try:
+        job.run(spark, cfg)
+    finally:
+        spark.stop()
+    return 0
