@@ -102,7 +102,7 @@ def start_moto(port: int, log_path: Path) -> Server:
     cmd = [moto] if moto else [sys.executable, "-m", "moto.server"]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     # `ddbpipe iam setup` attaches AWS managed policies, which moto only knows when asked.
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    env = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", **os.environ}
     proc = subprocess.Popen(
         [*cmd, "-H", HOST, "-p", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,

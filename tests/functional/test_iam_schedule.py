@@ -243,8 +243,13 @@ def test_a_half_done_setup_is_repaired(iam_client, unique):
     assert f"role {name}: exists, policy AmazonEMRServicePolicy_v2 attached" in out.getvalue()
 
 
-def test_without_managed_policies_setup_says_why(moto_server, unique):
-    """The shared moto server does not load AWS managed policies: the error says so."""
-    bare = client(AwsConfig(REGION, {"iam": moto_server.url}), "iam")
-    with pytest.raises(ConfigError, match="MOTO_IAM_LOAD_MANAGED_POLICIES"):
-        iam.ensure_roles(bare, iam.RoleNames(f"S-{unique}", f"I-{unique}"), io.StringIO())
+def test_without_managed_policies_setup_says_why(logs_dir, unique, monkeypatch):
+    """A moto server that does not load AWS managed policies: the error says so."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+    server = localstack.start_moto(localstack.free_port(), logs_dir / f"moto-bare-{unique}.log")
+    try:
+        bare = client(AwsConfig(REGION, {"iam": server.url}), "iam")
+        with pytest.raises(ConfigError, match="MOTO_IAM_LOAD_MANAGED_POLICIES"):
+            iam.ensure_roles(bare, iam.RoleNames(f"S-{unique}", f"I-{unique}"), io.StringIO())
+    finally:
+        localstack.stop(server)
