@@ -25,8 +25,8 @@ from ddbpipe.s3uri import S3Uri
 
 ENV_VAR = "DDBPIPE_WRITER"
 PART_SIZE = 8 * 1024 * 1024
-#: Every this many lines one is parsed to measure DynamoDB's size of the items (for the report of
-#: consumed read capacity); parsing every line would cost more than writing it.
+#: Lines parsed per chunk (1 MiB) to measure DynamoDB's size of the items for the report of
+#: consumed read capacity; parsing every line would cost more than writing it.
 SIZE_SAMPLE = 16
 
 
@@ -101,47 +101,80 @@ class S3Sink:
             )
 
 
-def write_partition(lines: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str]) -> int:
-    """Stream ``lines`` into data files under ``cfg.folder``; one commit line per file on ``out``.
-
-    Returns the number of items written. Blank lines are skipped. A file that fails is aborted
-    (no partial object); the exception propagates so Spark fails the task.
-    """
+def _sample(part: bytes, limit: int) -> tuple[int, int]:
+    """(lines parsed, their DynamoDB size in bytes) for the first ``limit`` lines of ``part``."""
     from ddbpipe.codec import item_size, line_to_item
 
+    lines = part.split(b"\n", limit)[:limit]
+    sizes = [item_size(line_to_item(line.decode("utf-8"))) for line in lines if line.strip()]
+    return len(sizes), sum(sizes)
+
+
+def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str],
+                    chunk_size: int = 1 << 20) -> int:
+    """Stream item lines into data files under ``cfg.folder``; one commit line per file on
+    ``out``. Returns the number of items written.
+
+    The JVM writes exactly one line per item (gson escapes newlines inside strings), so the stream
+    is handled in large chunks: lines are counted with ``bytes.count`` and chunks are copied whole
+    into the current file, cut only where a file reaches ``cfg.items_per_file`` items. The first
+    lines of every chunk are parsed to measure DynamoDB's item size for the capacity report. A
+    file that fails is aborted (no partial object); the exception propagates so Spark fails the
+    task.
+    """
     folder = S3Uri.parse(cfg.folder)
     total = 0
-    sampled = sampled_bytes = 0
     sink: Optional[S3Sink] = None
-    count = 0
+    count = sampled = sampled_bytes = 0
 
     def finish() -> None:
         assert sink is not None
         sink.close()
-        url = f"s3://{sink.bucket}/{sink.key}"
         item_bytes = round(sampled_bytes / sampled * count) if sampled else 0
-        out.write(json.dumps({"url": url, "items": count, "bytes": sink.bytes_in,
-                              "stored_bytes": sink.bytes_out, "item_bytes": item_bytes}) + "\n")
+        out.write(json.dumps({"url": f"s3://{sink.bucket}/{sink.key}", "items": count,
+                              "bytes": sink.bytes_in, "stored_bytes": sink.bytes_out,
+                              "item_bytes": item_bytes}) + "\n")
         out.flush()
 
+    rest = b""
     try:
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            if sink is None:
-                name = str(uuid.uuid4()) + (".gz" if cfg.compress else "")
-                sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress)
-                count = 0
-            sink.write(line + b"\n")
-            if total % SIZE_SAMPLE == 0:
-                sampled += 1
-                sampled_bytes += item_size(line_to_item(line.decode("utf-8")))
-            count += 1
-            total += 1
-            if count >= cfg.items_per_file:
-                finish()
-                sink = None
+        while True:
+            chunk = stream.read(chunk_size)
+            if not chunk:
+                data, rest = (rest + b"\n" if rest.strip() else b""), b""
+            else:
+                data = rest + chunk
+                end = data.rfind(b"\n") + 1
+                rest, data = data[end:], data[:end]
+            while data:
+                if sink is None:
+                    name = str(uuid.uuid4()) + (".gz" if cfg.compress else "")
+                    sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress)
+                    count = sampled = sampled_bytes = 0
+                room = cfg.items_per_file - count
+                lines = data.count(b"\n")
+                if lines > room:  # cut after the room-th line
+                    cut = -1
+                    for _ in range(room):
+                        cut = data.index(b"\n", cut + 1)
+                    part, data, lines = data[:cut + 1], data[cut + 1:], room
+                else:
+                    part, data = data, b""
+                if part.startswith(b"\n") or b"\n\n" in part:  # never from the JVM; be safe
+                    kept = [line for line in part.split(b"\n")[:-1] if line.strip()]
+                    part, lines = b"".join(line + b"\n" for line in kept), len(kept)
+                    if not lines:
+                        continue
+                n, size = _sample(part, SIZE_SAMPLE)
+                sampled, sampled_bytes = sampled + n, sampled_bytes + size
+                sink.write(part)
+                count += lines
+                total += lines
+                if count >= cfg.items_per_file:
+                    finish()
+                    sink = None
+            if not chunk:
+                break
         if sink is not None:
             finish()
             sink = None
