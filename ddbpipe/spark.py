@@ -21,6 +21,12 @@ from ddbpipe.localstack import project_root
 _PREPEND = re.compile(r"^gson-.*\.jar$")
 
 
+#: Heap of the local Spark JVM (driver and executor in one). The connector buffers up to 600 scan
+#: pages per task (PSCAN_MULTIPLEXER_CAPACITY) whatever the table's size: with small items at
+#: full speed that is over 1 GB of Java objects per task, so 1 GB (Spark's default) runs out.
+DEFAULT_DRIVER_MEMORY = "4g"
+
+
 def jars_dir() -> Path:
     env = os.environ.get("DDBPIPE_JARS")
     return Path(env) if env else project_root() / ".cache/jars"
@@ -79,6 +85,8 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None) -
         .appName(app_name)
         .config("spark.jars", ",".join(rest))
         .config("spark.driver.extraClassPath", ":".join(first))
+        .config("spark.driver.memory",
+                os.environ.get("DDBPIPE_DRIVER_MEMORY") or DEFAULT_DRIVER_MEMORY)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
