@@ -1,0 +1,127 @@
+"""Peak memory of a ``ddbpipe export`` process tree, sampled with psutil every 0.2 s.
+
+The export runs as its users run it (``.venv/bin/ddbpipe export``, endpoints from
+``AWS_ENDPOINT_URL_*``). The sampler sums the RSS of the whole tree (the Python driver, its JVM
+child, the Python workers and partition writers) and keeps the peak of each part. RSS of
+different processes may share pages (libraries), so the sum over-counts a little; it is the
+number a container limit would see, roughly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INTERVAL = 0.2
+
+
+def _kind(proc: Any, root_pid: int) -> str:
+    try:
+        if proc.pid == root_pid:
+            return "driver"
+        name = proc.name()
+        cmd = " ".join(proc.cmdline())
+    except Exception:
+        return "other"
+    if "java" in name:
+        return "jvm"
+    if "partwriter" in cmd:
+        return "partwriter"
+    if "python" in name:
+        return "python_worker"
+    return "other"
+
+
+@dataclass
+class MemoryRun:
+    command: list[str]
+    seconds: float = 0.0
+    returncode: int = 0
+    peak_total: int = 0
+    peak_by_kind: dict[str, int] = field(default_factory=dict)
+    samples: int = 0
+    max_processes: int = 0
+    series: list[tuple[float, int]] = field(default_factory=list)
+    timed_out: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "seconds": self.seconds,
+                "returncode": self.returncode, "timed_out": self.timed_out,
+                "peak_total_mb": self.peak_total / 2**20,
+                "peak_by_kind_mb": {k: v / 2**20 for k, v in self.peak_by_kind.items()},
+                "samples": self.samples, "max_processes": self.max_processes,
+                "series_mb": [(round(t, 2), round(v / 2**20, 1)) for t, v in self.series]}
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop the process we started and its descendants, by PID (children first)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for proc in tree:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
+
+
+def run_sampled(command: list[str], env: dict[str, str], log: Path,
+                cwd: Path | None = None, timeout: float = 900.0) -> MemoryRun:
+    """Run ``command`` to the end (killed after ``timeout`` s), sampling the RSS of its process
+    tree every 0.2 s."""
+    import psutil
+
+    result = MemoryRun(command)
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        out.write(("\n$ " + " ".join(command) + "\n").encode())
+        out.flush()
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        done = threading.Event()
+
+        def sample() -> None:
+            root = psutil.Process(proc.pid)
+            while not done.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    break
+                total = 0
+                kinds: dict[str, int] = {}
+                for p in tree:
+                    try:
+                        rss = int(p.memory_info().rss)
+                    except psutil.Error:
+                        continue
+                    total += rss
+                    kind = _kind(p, proc.pid)
+                    kinds[kind] = kinds.get(kind, 0) + rss
+                result.samples += 1
+                result.max_processes = max(result.max_processes, len(tree))
+                result.series.append((time.monotonic() - started, total))
+                result.peak_total = max(result.peak_total, total)
+                for kind, rss in kinds.items():
+                    result.peak_by_kind[kind] = max(result.peak_by_kind.get(kind, 0), rss)
+                done.wait(INTERVAL)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            result.returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid)
+            result.returncode = proc.wait()
+            result.timed_out = True
+        done.set()
+        sampler.join(timeout=5)
+    result.seconds = time.monotonic() - started
+    return result
