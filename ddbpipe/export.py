@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
 from ddbpipe import __version__, capacity, layout
-from ddbpipe.aws import AwsConfig, check_reachable, client
+from ddbpipe.aws import AwsConfig, check_reachable, client, frozen_credentials
 from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
 from ddbpipe.job import Job, submit_main
 from ddbpipe.partwriter import ENV_VAR, WriterConfig
@@ -194,8 +194,6 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         log.warning(warning)
     log.info("%s: %d segments on %d tasks at %d RCU x %s (%s)", info.name, plan.segments,
              plan.tasks, plan.capacity, plan.percent, plan.capacity_source)
-    from ddbpipe.aws import frozen_credentials
-
     creds = frozen_credentials(cfg.aws) if is_local(spark) else None
     conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
                               yarn=is_yarn(spark), credentials=creds)
@@ -317,10 +315,11 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
     return infos
 
 
-def run(spark: Any, cfg: ExportConfig) -> list[TableResult]:
+def run(spark: Any, cfg: ExportConfig,
+        checked: Optional[list[TableInfo]] = None) -> list[TableResult]:
     """Export every table of ``cfg``. Checks all inputs before anything is written."""
     timestamp = cfg.timestamp or layout.run_timestamp()
-    infos = preflight(cfg)
+    infos = checked if checked is not None else preflight(cfg)
     s3 = client(cfg.aws, "s3")
     parallelism = default_parallelism(spark)
     results = []

@@ -21,7 +21,7 @@ import argparse
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -369,9 +369,10 @@ def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
     return source, info
 
 
-def run(spark: Any, cfg: ImportConfig) -> ImportResult:
+def run(spark: Any, cfg: ImportConfig,
+        checked: Optional[tuple[Source, Optional[TableInfo]]] = None) -> ImportResult:
     t0 = time.monotonic()
-    source, info = preflight(cfg)
+    source, info = checked if checked is not None else preflight(cfg)
     ddb = client(cfg.aws, "dynamodb")
     for note in source.notes:
         print(note, flush=True)
@@ -433,8 +434,6 @@ def run(spark: Any, cfg: ImportConfig) -> ImportResult:
 def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: TaskConfig,
              groups: list[list[DataFile]], slots: int) -> int:
     """Delete the items of the table whose key is not in the export."""
-    from dataclasses import replace
-
     read_rate = max(1.0, (info.read_capacity if not info.on_demand and info.read_capacity
                           else capacity.ON_DEMAND_DEFAULT_RCU) * 0.5 / slots)
     scan_task = replace(task, rate=read_rate)

@@ -24,7 +24,9 @@ class Job:
     add_options: Callable[[argparse.ArgumentParser], None]
     config_from_args: Callable[[argparse.Namespace, AwsConfig], Any]
     preflight: Callable[[Any], Any]
-    run: Callable[[Any, Any], Any]
+    #: ``run(spark, cfg, checked)``: ``checked`` is what ``preflight(cfg)`` returned, or None
+    #: for run to do the checks itself.
+    run: Callable[[Any, Any, Any], Any]
 
     def parser(self, prog: str) -> argparse.ArgumentParser:
         from ddbpipe.cli import add_aws_options
@@ -53,7 +55,7 @@ def submit_main(job: Job, argv: Optional[Sequence[str]] = None, spark: Any = Non
                 hconf = spark.sparkContext._jsc.hadoopConfiguration()
                 for key, value in s3a_conf(aws).items():
                     hconf.set(key, value)
-        job.run(spark, cfg)
+        job.run(spark, cfg, None)
         return 0
     except DdbpipeError as err:
         print(f"ddbpipe: error: {err}", file=sys.stderr)
@@ -77,10 +79,10 @@ def _run_local(job: Job, args: argparse.Namespace) -> int:
 
     aws = resolve(args.region, args.endpoint_url, args.profile)
     cfg = job.config_from_args(args, aws)
-    job.preflight(cfg)  # fail in a second, before Spark starts
+    checked = job.preflight(cfg)  # fail in a second, before Spark starts
     spark = local_session(aws, f"ddbpipe-{job.name}", args.master)
     try:
-        job.run(spark, cfg)
+        job.run(spark, cfg, checked)  # the checks are not repeated
     finally:
         spark.stop()
     return 0
