@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional, Sequence
 
+from ddbpipe.checks import check_table_name
 from ddbpipe.errors import ConfigError
 from ddbpipe.s3uri import S3Uri
 
@@ -71,7 +72,6 @@ JOB_FILES = {"export": "export_table.py", "import": "import_table.py"}
 RUNS_FOLDER = "ddbpipe-runs"
 SCHEDULES_FOLDER = "ddbpipe-schedules"
 
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{3,255}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9\-]*\.[a-z0-9]+$")
 _CLUSTER_ID = re.compile(r"^j-[A-Z0-9]{1,255}$")
 
@@ -110,13 +110,6 @@ def check_cluster_id(cluster_id: str) -> str:
         raise ConfigError(f"--cluster-id {cluster_id!r} is not an EMR cluster id.",
                           "Give one like j-2AXXXXXXGAPLF (aws emr list-clusters --active).")
     return cluster_id
-
-
-def check_table_name(name: str) -> str:
-    if not _TABLE_NAME.match(name):
-        raise ConfigError(f"Table name {name!r} is not a DynamoDB table name.",
-                          "Use 3-255 letters, digits, '_', '-' or '.'.")
-    return name
 
 
 # --- the job -------------------------------------------------------------------------------

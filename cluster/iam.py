@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence, TextIO
 
 from cluster import definition as d
+from ddbpipe.checks import check_table_name
 from ddbpipe.errors import ConfigError, RoleMissing
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
@@ -246,7 +247,7 @@ def user_policy(
     if not tables:
         raise ConfigError("No table given.", "Pass --table NAME (repeat for several).")
     for table in tables:
-        d.check_table_name(table)
+        check_table_name(table)
     if not _ACCOUNT.match(account):
         raise ConfigError(f"--account {account!r} is not a 12-digit AWS account id.",
                           "Give it as 123456789012, or leave it out to use the caller's.")

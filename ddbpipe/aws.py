@@ -10,6 +10,7 @@ expect), then ``AWS_ENDPOINT_URL_<SERVICE>``, then ``AWS_ENDPOINT_URL``, then AW
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import urlparse
 
 from ddbpipe import __version__
+from ddbpipe.checks import check_region
 from ddbpipe.errors import ConfigError, EndpointUnreachable
 
 #: Services ddbpipe talks to, with the suffix of their AWS_ENDPOINT_URL_<SUFFIX> variable.
@@ -63,6 +65,18 @@ class AwsConfig:
         return bool(hosts) and hosts <= {"localhost", "127.0.0.1", "::1"}
 
 
+def add_aws_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to AWS takes, named as the AWS CLI names them."""
+    group = parser.add_argument_group("AWS")
+    group.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    group.add_argument(
+        "--endpoint-url",
+        help="one endpoint for every AWS service (e.g. LocalStack's http://localhost:4566); "
+        "AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are honoured too",
+    )
+    group.add_argument("--profile", help="AWS profile from ~/.aws/config")
+
+
 def resolve(
     region: Optional[str] = None,
     endpoint_url: Optional[str] = None,
@@ -92,7 +106,7 @@ def resolve(
             "No AWS region is set.",
             "Pass --region, or set AWS_REGION (or a region in your AWS profile).",
         )
-    return AwsConfig(region=region, endpoints=endpoints, profile=profile)
+    return AwsConfig(region=check_region(region), endpoints=endpoints, profile=profile)
 
 
 def _profile_region(profile: Optional[str]) -> Optional[str]:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ddbpipe.errors import ConfigError
+from ddbpipe.checks import check_capacity, check_percent
 from ddbpipe.tables import TableInfo
 
 #: Read capacity assumed for an on-demand table when --read-capacity is not given: what a new
@@ -22,7 +22,6 @@ from ddbpipe.tables import TableInfo
 ON_DEMAND_DEFAULT_RCU = 4000
 #: Write capacity assumed for an on-demand table when --write-capacity is not given.
 ON_DEMAND_DEFAULT_WCU = 4000
-PERCENT_RANGE = (0.1, 1.5)
 #: The connector gives a task at most this many units of the budget (MIN_READ_THROUGHPUT_PER_MAP).
 UNITS_PER_TASK = 100
 MAX_BYTES_PER_SEGMENT = 1024**3
@@ -30,22 +29,6 @@ MAX_SEGMENTS = 1_000_000
 
 INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
 ITEM_WRITABLE = "org.apache.hadoop.dynamodb.DynamoDBItemWritable"
-
-
-def check_percent(value: float, option: str) -> float:
-    low, high = PERCENT_RANGE
-    if not (low <= value <= high) or math.isnan(value):
-        raise ConfigError(
-            f"{option} {value} is outside {low}..{high}.",
-            f"Give a fraction of the table's capacity between {low} and {high} (0.5 = half).",
-        )
-    return value
-
-
-def check_capacity(value: Optional[int], option: str) -> Optional[int]:
-    if value is not None and value < 1:
-        raise ConfigError(f"{option} {value} is not a capacity.", "Give a whole number >= 1.")
-    return value
 
 
 @dataclass(frozen=True)

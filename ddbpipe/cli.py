@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from typing import Optional, Sequence
 
 from ddbpipe import __version__
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.errors import DdbpipeError, one_line
+from ddbpipe.interrupts import Stop
 
 COMMAND_MODULES = (
     "ddbpipe.commands.local",
@@ -24,18 +26,6 @@ COMMAND_MODULES = (
     "ddbpipe.commands.iam",
     "ddbpipe.commands.schedule",
 )
-
-
-def add_aws_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that talks to AWS takes, named as the AWS CLI names them."""
-    group = parser.add_argument_group("AWS")
-    group.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
-    group.add_argument(
-        "--endpoint-url",
-        help="one endpoint for every AWS service (e.g. LocalStack's http://localhost:4566); "
-        "AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are honoured too",
-    )
-    group.add_argument("--profile", help="AWS profile from ~/.aws/config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -65,11 +55,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DdbpipeError as err:
-        print(f"ddbpipe: error: {err}", file=sys.stderr)
+        print(one_line(err), file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("ddbpipe: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Stop) as stop:
+        signum = stop.signum if isinstance(stop, Stop) else signal.SIGINT
+        print("ddbpipe: interrupted.", file=sys.stderr)
+        return 128 + int(signum)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,42 @@ class QuotaExceeded(DdbpipeError):
 
 class RoleMissing(DdbpipeError):
     """An IAM role or instance profile the run needs does not exist."""
+
+
+class Throttled(DdbpipeError):
+    """DynamoDB kept refusing requests for longer than the run may wait."""
+
+    exit_code = 1
+
+
+class Interrupted(DdbpipeError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM); ``signum`` says which."""
+
+    def __init__(self, what: str, fix: str = "", signum: int = 2) -> None:
+        super().__init__(what, fix)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return 128 + self.signum
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:  # type: ignore[override]
+        return (type(self), (self.what, self.fix, self.signum))
+
+
+def with_fix(err: DdbpipeError, extra: str) -> DdbpipeError:
+    """The same error (same class) with ``extra`` added to what to do."""
+    copy = err.__reduce__()
+    args = list(copy[1])
+    args[1] = f"{err.fix} {extra}".strip()
+    return copy[0](*args)
+
+
+class IncompleteExport(ExportFormatError):
+    """The export folder was never finished (no completion marker, or one of a running export)."""
+
+
+def one_line(err: DdbpipeError) -> str:
+    """What an entry point prints for ``err``: ``ddbpipe: error: ...`` (or ``interrupted``)."""
+    kind = "interrupted" if isinstance(err, Interrupted) else "error"
+    return f"ddbpipe: {kind}: {err}"

@@ -19,22 +19,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
-from ddbpipe import __version__, capacity, layout
+from ddbpipe import __version__, capacity, checks, failures, interrupts, layout
 from ddbpipe.aws import AwsConfig, check_reachable, client, frozen_credentials
-from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.errors import (
+    BucketError,
+    ConfigError,
+    DdbpipeError,
+    EndpointUnreachable,
+    Interrupted,
+    with_fix,
+)
 from ddbpipe.job import Job, submit_main
 from ddbpipe.partwriter import ENV_VAR, WriterConfig
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
+    cancel_jobs,
+    collect,
     default_parallelism,
     is_local,
     is_yarn,
     java_list,
     java_map,
-    job_failed,
     jvm_class,
 )
 from ddbpipe.tables import TableInfo, describe
+from ddbpipe.throttle import no_retry_config
+from ddbpipe.watchdog import EndpointWatch
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +63,13 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if not self.tables:
             raise ConfigError("No table to export.", "Pass --table NAME (repeat it for several).")
+        for table in self.tables:
+            checks.check_table_name(table)
         dupes = {t for t in self.tables if self.tables.count(t) > 1}
         if dupes:
             raise ConfigError(f"Table {sorted(dupes)[0]!r} is given twice.", "Name each once.")
-        capacity.check_percent(self.read_percent, "--read-percent")
-        capacity.check_capacity(self.read_capacity, "--read-capacity")
+        checks.check_percent(self.read_percent, "--read-percent")
+        checks.check_capacity(self.read_capacity, "--read-capacity")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -199,7 +211,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                               yarn=is_yarn(spark), credentials=creds)
     writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
                           endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
-                          items_per_file=cfg.items_per_file, compress=cfg.compress)
+                          items_per_file=cfg.items_per_file, compress=cfg.compress,
+                          verbose=log.isEnabledFor(logging.DEBUG))
 
     _start_folder(s3, folder)
     try:
@@ -217,10 +230,19 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         piped = items.pipe(java_list(spark, _writer_command(spark)),
                            java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
         scan_started = time.monotonic()
-        try:
-            messages = [json.loads(m) for m in piped.collect() if str(m).strip()]
-        except Exception as err:
-            raise job_failed(f"Export of {info.name}", err) from err
+        probe = client(cfg.aws, "dynamodb", **no_retry_config())
+        where = f"DynamoDB ({cfg.aws.endpoint('dynamodb') or cfg.aws.region})"
+        with EndpointWatch(probe, info.name, where, cancel_jobs) as watch:
+            try:
+                lines = collect(f"Export of {info.name}", piped.collect)
+            except DdbpipeError:
+                if watch.error is not None:
+                    raise watch.error from None
+                raise
+        messages = [json.loads(m) for m in lines if str(m).strip()]
+        failed = [e for e in map(failures.from_record, messages) if e is not None]
+        if failed:
+            raise failed[0]
         files = sorted(messages, key=lambda m: m["url"])
         committed = {S3Uri.parse(m["url"]).key for m in files}
         markers = {folder.join(layout.IN_PROGRESS).key}
@@ -231,6 +253,12 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                              sum(m["bytes"] for m in files), time.monotonic() - t0, plan,
                              time.monotonic() - scan_started)
         _commit(s3, cfg, info, folder, result, started)
+    except interrupts.Stop as stop:
+        raise Interrupted(f"Export of {info.name} stopped by {stop.name}; {_abort(s3, folder)}",
+                          "Re-run the export: it writes a new run folder.", stop.signum
+                          ) from None
+    except DdbpipeError as err:
+        raise with_fix(err, f"({_abort(s3, folder)})") from err
     except BaseException:
         _abort(s3, folder)
         raise
@@ -276,11 +304,15 @@ def _commit(s3: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, result: 
     put(Bucket=folder.bucket, Key=folder.join(layout.SUCCESS).key, Body=b"")
 
 
-def _abort(s3: Any, folder: S3Uri) -> None:
+def _abort(s3: Any, folder: S3Uri) -> str:
+    """Empty the run folder of a failed export; returns what the user is told about it."""
     try:
         _delete_keys(s3, folder.bucket, _list_keys(s3, folder))
-    except Exception:  # keep the original error; say what is left
-        log.exception("could not clean %s/ after the failure; delete it by hand", folder)
+    except Exception as err:  # keep the original error; say what is left
+        log.debug("could not clean %s/", folder, exc_info=True)
+        return (f"{folder}/ could not be emptied ({type(err).__name__}): it holds an unfinished "
+                "export (no _SUCCESS, so no import takes it); delete it by hand.")
+    return f"{folder}/ was emptied."
 
 
 def check_writable(s3: Any, dest: S3Uri) -> None:
@@ -322,10 +354,16 @@ def run(spark: Any, cfg: ExportConfig,
     infos = checked if checked is not None else preflight(cfg)
     s3 = client(cfg.aws, "s3")
     parallelism = default_parallelism(spark)
-    results = []
+    results: list[TableResult] = []
     for info in infos:
         folder = layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
-        result = export_table(spark, cfg, info, folder, s3, parallelism)
+        try:
+            result = export_table(spark, cfg, info, folder, s3, parallelism)
+        except DdbpipeError as err:
+            if not results:
+                raise
+            done = ", ".join(f"{r.table} ({r.folder}/)" for r in results)
+            raise with_fix(err, f"Finished before it, complete: {done}.") from err
         print(result.summary(), flush=True)
         results.append(result)
     return results

@@ -25,21 +25,24 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from ddbpipe import capacity, codec
+from ddbpipe import capacity, checks, codec, failures, interrupts
 from ddbpipe.aws import AwsConfig, check_reachable, client
 from ddbpipe.errors import (
     ConfigError,
     DdbpipeError,
     ExportFormatError,
+    Interrupted,
     JobFailed,
     KeySchemaMismatch,
     TableNotFound,
+    with_fix,
 )
 from ddbpipe.job import Job, submit_main
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.sources import DataFile, Source, detect, read_items, s3_chunks
+from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
-from ddbpipe.throttle import TokenBucket, no_retry_config
+from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_config
 from ddbpipe.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -57,11 +60,15 @@ class ImportConfig:
     yes: bool = False
     create_table: bool = False
     skip_validation: bool = False
+    allow_incomplete: bool = False
+    max_retry_time: float = MAX_RETRY_SECONDS
     threads_per_task: int = 4
 
     def __post_init__(self) -> None:
-        capacity.check_percent(self.write_percent, "--write-percent")
-        capacity.check_capacity(self.write_capacity, "--write-capacity")
+        checks.check_table_name(self.table)
+        checks.check_seconds(self.max_retry_time, "--max-retry-time")
+        checks.check_percent(self.write_percent, "--write-percent")
+        checks.check_capacity(self.write_capacity, "--write-capacity")
         if self.mode not in MODES:
             raise ConfigError(f"--mode {self.mode!r} is not one of {', '.join(MODES)}.",
                               "merge adds and replaces items; replace also deletes the rest.")
@@ -92,6 +99,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-validation", action="store_true",
                         help="skip the pass that parses every line before writing (faster; a bad "
                              "line then fails the import part-way)")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="import an export that never finished (no _SUCCESS): the files that "
+                             "are there, with a warning in the report")
+    parser.add_argument("--max-retry-time", type=float, default=MAX_RETRY_SECONDS,
+                        metavar="SECONDS",
+                        help="how long to keep retrying throttled or failing writes while none "
+                             f"succeeds (default {MAX_RETRY_SECONDS:.0f})")
 
 
 def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ImportConfig:
@@ -99,6 +113,7 @@ def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ImportConfig:
         source=S3Uri.parse(args.source, "--from"), table=args.table, aws=aws,
         write_percent=args.write_percent, write_capacity=args.write_capacity, mode=args.mode,
         yes=args.yes, create_table=args.create_table, skip_validation=args.skip_validation,
+        allow_incomplete=args.allow_incomplete, max_retry_time=args.max_retry_time,
     )
 
 
@@ -177,6 +192,19 @@ class TaskConfig:
     attribute_definitions: tuple[dict[str, str], ...]
     rate: float  # units per second: the whole job's for writes, this task's for scans
     threads: int = 4
+    max_retry_time: float = MAX_RETRY_SECONDS
+    check_keys: bool = False  # in the write pass (when the validation pass was skipped)
+
+    def patience(self) -> Patience:
+        where = self.aws.endpoint("dynamodb") or self.aws.region
+        return Patience(f"DynamoDB table {self.table} ({where})", self.max_retry_time)
+
+
+def _check_count(f: DataFile, items: int) -> Optional[str]:
+    if f.items is not None and f.items != items:
+        return (f"{f.url} holds {items} items but the export's manifest says {f.items} (the "
+                "file is damaged or not the one the export wrote)")
+    return None
 
 
 def _validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[dict[str, Any]]:
@@ -184,19 +212,26 @@ def _validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[di
     check = codec.make_key_checker(task.key_schema, task.attribute_definitions)
     for group in groups:
         for f in group:
-            items, error = 0, None
+            items = 0
+            error: Optional[DdbpipeError] = None
             try:
-                for number, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
-                    items += 1
-                    problem = check(item)
-                    if problem:
-                        error = f"{f.url} line {number}: {problem}"
-                        break
-            except ExportFormatError as err:
-                error = str(err.what)
-            if error is None and f.items is not None and f.items != items:
-                error = f"{f.url} holds {items} items but the export's manifest says {f.items}"
-            yield {"url": f.url, "items": items, "error": error}
+                with failures.about(f.url):
+                    for number, item in read_items(s3_chunks(s3, f.url), f.url,
+                                                   task.line_format):
+                        items += 1
+                        problem = check(item)
+                        if problem:
+                            error = ExportFormatError(f"{f.url} line {number}: {problem}.",
+                                                      "Fix the export or import into a table "
+                                                      "with the export's key schema.")
+                            break
+            except failures.TaskFailure as failure:
+                error = failure.error
+            wrong = _check_count(f, items) if error is None else None
+            if wrong:
+                error = ExportFormatError(f"{wrong}.", "Restore the file from the original export.")
+            yield {"url": f.url, "items": items,
+                   "error": failures.encode(error) if error else None}
 
 
 def shares(groups: Sequence[Sequence[DataFile]], budget: float) -> list[float]:
@@ -212,18 +247,35 @@ def _write(task: TaskConfig,
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
+    check = codec.make_key_checker(task.key_schema, task.attribute_definitions)
+    patience = task.patience()
     started, read, files = time.monotonic(), 0, 0
     stats = None
     for rate, group in work:
-        writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, task.threads)
-        try:
-            for f in group:
-                for _number, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
-                    writer.put(item)
-                    read += 1
-                files += 1
-        finally:
-            stats = writer.close()
+        with failures.about(f"table {task.table}"):
+            writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads)
+            try:
+                for f in group:
+                    count = 0
+                    with failures.about(f.url):
+                        for number, item in read_items(s3_chunks(s3, f.url), f.url,
+                                                       task.line_format):
+                            problem = check(item) if task.check_keys else None
+                            if problem:
+                                raise ExportFormatError(
+                                    f"{f.url} line {number}: {problem}.",
+                                    "Items before it were written; fix the export or import "
+                                    "into a table with its key schema.")
+                            writer.put(item)
+                            count += 1
+                        wrong = _check_count(f, count)
+                        if wrong:
+                            raise ExportFormatError(f"{wrong}.", "Its items were written; "
+                                                    "restore the file and re-run the import.")
+                    read += count
+                    files += 1
+            finally:
+                stats = writer.close()
         yield {"read": read, "files": files, "seconds": time.monotonic() - started,
                **stats.as_dict()}
 
@@ -233,8 +285,9 @@ def _export_keys(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator
     names = [k["AttributeName"] for k in task.key_schema]
     for group in groups:
         for f in group:
-            for _n, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
-                yield codec.key_of(item, names)
+            with failures.about(f.url):
+                for _n, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
+                    yield codec.key_of(item, names)
 
 
 def _scan_keys(task: TaskConfig, total_segments: int,
@@ -245,6 +298,7 @@ def _scan_keys(task: TaskConfig, total_segments: int,
     names = [k["AttributeName"] for k in task.key_schema]
     bucket = TokenBucket(task.rate)
     retry = RetryStats()
+    patience = task.patience()
     aliases = {f"#k{i}": n for i, n in enumerate(names)}
     for segment in segments:
         kwargs: dict[str, Any] = {
@@ -254,7 +308,9 @@ def _scan_keys(task: TaskConfig, total_segments: int,
         }
         while True:
             bucket.take(1)
-            page = call_with_retries(partial(ddb.scan, **kwargs), retry)
+            with failures.about(f"table {task.table}"):
+                page = call_with_retries(partial(ddb.scan, **kwargs), retry, patience)
+            patience.progress()
             bucket.settle(1 - float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 1)))
             for item in page.get("Items", []):
                 yield codec.key_of(item, names)
@@ -266,12 +322,14 @@ def _scan_keys(task: TaskConfig, total_segments: int,
 def _delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[dict[str, Any]]:
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     names = [k["AttributeName"] for k in task.key_schema]
-    writer = BatchWriter(ddb, task.table, TokenBucket(task.rate), names, task.threads)
-    try:
-        for key in keys:
-            writer.delete({n: {t: v} for n, (t, v) in zip(names, key)})
-    finally:
-        stats = writer.close()
+    with failures.about(f"table {task.table}"):
+        writer = BatchWriter(ddb, task.table, TokenBucket(task.rate), names, task.patience(),
+                             task.threads)
+        try:
+            for key in keys:
+                writer.delete({n: {t: v} for n, (t, v) in zip(names, key)})
+        finally:
+            stats = writer.close()
     yield stats.as_dict()
 
 
@@ -311,6 +369,8 @@ class ImportResult:
                 f"{self.plan.percent}; {self.throttled} throttled requests retried)")
         if self.deleted:
             text += f"; deleted {self.deleted} items absent from the export"
+        if self.source.incomplete:
+            text += f"; WARNING: INCOMPLETE EXPORT imported ({self.source.incomplete})"
         return text
 
 
@@ -325,7 +385,8 @@ def _check_keys(info: TableInfo, source: Source) -> None:
             "was written.")
 
 
-def _create_table(ddb: Any, cfg: ImportConfig, source: Source) -> None:
+def _definition(cfg: ImportConfig, source: Source) -> dict[str, Any]:
+    """The CreateTable request for ``--create-table``, from the export's sidecar."""
     definition = (source.sidecar or {}).get("tableDefinition")
     if not definition:
         raise TableNotFound(
@@ -342,77 +403,118 @@ def _create_table(ddb: Any, cfg: ImportConfig, source: Source) -> None:
             if on_demand or kind == "LocalSecondaryIndexes":
                 index.pop("ProvisionedThroughput", None)
             index.pop("OnDemandThroughput", None)
-    ddb.create_table(**args)
+    return args
+
+
+def _create_table(ddb: Any, cfg: ImportConfig, source: Source) -> TableInfo:
+    ddb.create_table(**_definition(cfg, source))
     ddb.get_waiter("table_exists").wait(TableName=cfg.table,
                                         WaiterConfig={"Delay": 1, "MaxAttempts": 600})
     print(f"Created table {cfg.table} in {cfg.aws.region} from the export's definition.",
           flush=True)
+    return describe(ddb, cfg.table, cfg.aws.region, cfg.aws.endpoint("dynamodb"))
 
 
 def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
-    """Checks that need no Spark: endpoints, the folder, the table and its key schema."""
+    """Checks that need no Spark: endpoints, the folder, the table and its key schema. A table
+    that ``--create-table`` will make is None here: it is created only after validation."""
     check_reachable(cfg.aws, "s3")
     check_reachable(cfg.aws, "dynamodb")
     s3, ddb = client(cfg.aws, "s3"), client(cfg.aws, "dynamodb")
-    source = detect(s3, cfg.source)
+    source = detect(s3, cfg.source, cfg.allow_incomplete)
     try:
         info: Optional[TableInfo] = describe(ddb, cfg.table, cfg.aws.region,
                                              cfg.aws.endpoint("dynamodb"))
     except TableNotFound:
         if not cfg.create_table:
             raise
-        if not (source.sidecar or {}).get("tableDefinition"):
-            _create_table(ddb, cfg, source)  # raises with the reason
+        _definition(cfg, source)  # raises when the export cannot say how
         info = None
     if info is not None:
         _check_keys(info, source)
     return source, info
 
 
+@dataclass
+class _Progress:
+    """What the driver knows of the run, to say what is left when it stops."""
+
+    phase: str = "checks"  # checks | validation | writing | deleting
+    created: bool = False
+
+    def left(self, cfg: ImportConfig) -> str:
+        if self.phase in ("checks", "validation"):
+            return f"nothing was written to {cfg.table}."
+        text = f"{cfg.table} holds part of the export."
+        if self.created:
+            text += f" It was created by this import ({cfg.table})."
+        return text
+
+
 def run(spark: Any, cfg: ImportConfig,
         checked: Optional[tuple[Source, Optional[TableInfo]]] = None) -> ImportResult:
+    progress = _Progress()
+    try:
+        return _run(spark, cfg, checked, progress)
+    except interrupts.Stop as stop:
+        raise Interrupted(f"Import into {cfg.table} stopped by {stop.name}; {progress.left(cfg)}",
+                          "Re-run the import: it is safe to repeat.", stop.signum) from None
+    except DdbpipeError as err:
+        if progress.phase in ("writing", "deleting"):
+            raise with_fix(err, f"({progress.left(cfg)} Re-running the import is safe.)"
+                           ) from err
+        raise
+
+
+def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional[TableInfo]]],
+         progress: _Progress) -> ImportResult:
     t0 = time.monotonic()
     source, info = checked if checked is not None else preflight(cfg)
     ddb = client(cfg.aws, "dynamodb")
     for note in source.notes:
         print(note, flush=True)
-    if info is None:
-        _create_table(ddb, cfg, source)
-        info = describe(ddb, cfg.table, cfg.aws.region, cfg.aws.endpoint("dynamodb"))
-        _check_keys(info, source)
+    if info is None:  # --create-table: validate against the export's own key schema first
+        definition = _definition(cfg, source)
+        schema = tuple(dict(k) for k in definition["KeySchema"])
+        attrs = tuple(dict(a) for a in definition["AttributeDefinitions"])
+    else:
+        schema = tuple(dict(k) for k in info.description["KeySchema"])
+        attrs = tuple(dict(a) for a in info.description["AttributeDefinitions"])
     sc = spark.sparkContext
     slots = int(sc.defaultParallelism)
+    task = TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, 1.0,
+                      cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation)
+    groups = group_files(source.files, max(1, min(slots, len(source.files))))
+
+    def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:
+        return collect(f"{what} of {cfg.table}",
+                       lambda: sc.parallelize(data, max(1, slices)).mapPartitions(fn).collect())
+
+    if not cfg.skip_validation and source.files:
+        progress.phase = "validation"
+        checks_ = spark_job("Validation", partial(_validate, task), groups, len(groups))
+        bad = [c for c in checks_ if c["error"]]
+        if bad:
+            first = failures.decode(bad[0]["error"])
+            assert first is not None
+            raise with_fix(type(first)(f"{first.what} ({len(bad)} file(s) with errors)",
+                                       first.fix), "Nothing was written.")
+        log.info("validated %d items in %d files", sum(c["items"] for c in checks_), len(checks_))
+
+    if info is None:
+        info = _create_table(ddb, cfg, source)
+        progress.created = True
+        _check_keys(info, source)
     plan = plan_write(info, cfg.write_percent, slots, len(source.files), cfg.write_capacity)
     for warning in plan.warnings:
         log.warning(warning)
-    schema = tuple(dict(k) for k in info.description["KeySchema"])
-    attrs = tuple(dict(a) for a in info.description["AttributeDefinitions"])
-    task = TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, plan.budget,
-                      cfg.threads_per_task)
+    task = replace(task, rate=plan.budget)
     groups = group_files(source.files, plan.tasks)
     result = ImportResult(cfg.table, cfg.aws.region, source, plan, notes=list(source.notes))
 
-    def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:
-        try:
-            return list(sc.parallelize(data, max(1, slices)).mapPartitions(fn).collect())
-        except DdbpipeError:
-            raise
-        except Exception as err:
-            from ddbpipe.spark import job_failed
-
-            raise job_failed(f"{what} of {cfg.table}", err) from err
-
-    if not cfg.skip_validation and source.files:
-        checks = spark_job("Validation", partial(_validate, task), groups, len(groups))
-        bad = [c for c in checks if c["error"]]
-        if bad:
-            raise ExportFormatError(
-                f"{bad[0]['error']} ({len(bad)} file(s) with errors).",
-                "Nothing was written. Fix or remove the file, or import from an intact copy.")
-        log.info("validated %d items in %d files", sum(c["items"] for c in checks), len(checks))
-
     w0 = time.monotonic()
     if source.files:
+        progress.phase = "writing"
         work = list(zip(shares(groups, plan.budget), groups))
         for stats in spark_job("Import", partial(_write, task), work, len(work)):
             result.read += stats["read"]
@@ -422,6 +524,7 @@ def run(spark: Any, cfg: ImportConfig,
     result.write_seconds = time.monotonic() - w0
 
     if cfg.mode == "replace":
+        progress.phase = "deleting"
         result.deleted = _replace(sc, cfg, info, task, groups, slots)
     result.seconds = time.monotonic() - t0
     print(result.summary(), flush=True)
@@ -444,7 +547,9 @@ def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: TaskConfig,
         partial(_scan_keys, scan_task, segments))
     extra = present.subtract(exported, numPartitions=slots)
     per_task = replace(task, rate=task.rate / slots)
-    return sum(s["deleted"] for s in extra.mapPartitions(partial(_delete, per_task)).collect())
+    return sum(s["deleted"] for s in collect(
+        f"Deleting from {cfg.table}",
+        lambda: extra.mapPartitions(partial(_delete, per_task)).collect()))
 
 
 JOB = Job(

@@ -13,8 +13,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from ddbpipe.aws import AwsConfig, resolve
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.aws import AwsConfig, add_aws_options, resolve
+from ddbpipe.errors import DdbpipeError, one_line
+from ddbpipe.interrupts import trapped
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,6 @@ class Job:
     run: Callable[[Any, Any, Any], Any]
 
     def parser(self, prog: str) -> argparse.ArgumentParser:
-        from ddbpipe.cli import add_aws_options
-
         parser = argparse.ArgumentParser(prog=prog, description=self.description)
         self.add_options(parser)
         add_aws_options(parser)
@@ -55,18 +54,24 @@ def submit_main(job: Job, argv: Optional[Sequence[str]] = None, spark: Any = Non
                 hconf = spark.sparkContext._jsc.hadoopConfiguration()
                 for key, value in s3a_conf(aws).items():
                     hconf.set(key, value)
-        job.run(spark, cfg, None)
+        _run_trapped(job, spark, cfg, None)
         return 0
     except DdbpipeError as err:
-        print(f"ddbpipe: error: {err}", file=sys.stderr)
+        print(one_line(err), file=sys.stderr)
         return err.exit_code
+
+
+def _run_trapped(job: Job, spark: Any, cfg: Any, checked: Any) -> Any:
+    """``job.run`` with Ctrl-C and SIGTERM cancelling its Spark jobs (see ddbpipe.interrupts)."""
+    from ddbpipe.spark import cancel_jobs
+
+    with trapped(cancel_jobs):
+        return job.run(spark, cfg, checked)
 
 
 def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser], job: Job,
                    help_text: str) -> None:
     """``ddbpipe <job>``: the same options, run on a local Spark."""
-    from ddbpipe.cli import add_aws_options
-
     parser = sub.add_parser(job.name, help=help_text, description=job.description)
     job.add_options(parser)
     add_aws_options(parser)
@@ -80,9 +85,10 @@ def _run_local(job: Job, args: argparse.Namespace) -> int:
     aws = resolve(args.region, args.endpoint_url, args.profile)
     cfg = job.config_from_args(args, aws)
     checked = job.preflight(cfg)  # fail in a second, before Spark starts
-    spark = local_session(aws, f"ddbpipe-{job.name}", args.master)
+    spark = local_session(aws, f"ddbpipe-{job.name}", args.master,
+                          verbose=bool(getattr(args, "verbose", False)))
     try:
-        job.run(spark, cfg, checked)  # the checks are not repeated
+        _run_trapped(job, spark, cfg, checked)  # the checks are not repeated
     finally:
         spark.stop()
     return 0

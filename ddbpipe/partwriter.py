@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 import uuid
 import zlib
 from dataclasses import asdict, dataclass
 from typing import IO, Any, Optional
 
+from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe.errors import JobFailed
 from ddbpipe.layout import ITEMS_PER_FILE
 from ddbpipe.s3uri import S3Uri
 
@@ -38,6 +41,7 @@ class WriterConfig:
     profile: Optional[str] = None
     items_per_file: int = ITEMS_PER_FILE
     compress: bool = False
+    verbose: bool = False
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -192,8 +196,20 @@ def main() -> int:
         return 2
     cfg = WriterConfig.from_env(text)
     aws = AwsConfig(region=cfg.region, endpoints=cfg.endpoints, profile=cfg.profile)
-    s3 = client(aws, "s3")
-    write_partition(sys.stdin.buffer, cfg, s3, sys.stdout)
+    try:
+        s3 = client(aws, "s3")
+        write_partition(sys.stdin.buffer, cfg, s3, sys.stdout)
+    except Exception as err:
+        # Spark does not carry a piped process's stderr to the driver: the failure goes out as
+        # the last stdout line (ddbpipe.failures) and the process ends normally.
+        known = failures.explain(err, f"the data files of {cfg.folder}/", "writing")
+        if known is None:
+            known = JobFailed(f"Writing the data files of {cfg.folder}/ failed: "
+                              f"{type(err).__name__}: {err}.",
+                              "Run it again with -v for the trace.")
+        if cfg.verbose:
+            traceback.print_exc()
+        print(failures.record(known), flush=True)
     return 0
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 from ddbpipe import codec, layout
-from ddbpipe.errors import ExportFormatError
+from ddbpipe.errors import ExportFormatError, IncompleteExport
 from ddbpipe.s3uri import S3Uri
 
 NATIVE_SUMMARY = "manifest-summary.json"
@@ -49,6 +49,8 @@ class Source:
     attribute_definitions: Optional[list[dict[str, str]]] = None
     source_region: Optional[str] = None
     notes: list[str] = field(default_factory=list)
+    #: Why the export is not finished, when it is imported anyway (--allow-incomplete).
+    incomplete: Optional[str] = None
 
     @property
     def line_format(self) -> str:
@@ -66,12 +68,23 @@ def _list(s3: Any, folder: S3Uri) -> dict[str, int]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
                                                              Prefix=folder.prefix):
         for obj in page.get("Contents", []):
-            out[obj["Key"]] = int(obj["Size"])
+            if not obj["Key"].endswith("/"):  # folder markers (the S3 console makes them)
+                out[obj["Key"]] = int(obj["Size"])
     return out
 
 
 def _get(s3: Any, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _get_json(s3: Any, bucket: str, key: str) -> Any:
+    """A JSON document of the folder; an unreadable one is named in the error."""
+    try:
+        return json.loads(_get(s3, bucket, key))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ExportFormatError(f"s3://{bucket}/{key} is not valid JSON ({err}).",
+                                "Restore it from the original export; nothing was written."
+                                ) from err
 
 
 def _relocate(urls: list[str], folder: S3Uri, objects: dict[str, int],
@@ -102,8 +115,11 @@ def _relocate(urls: list[str], folder: S3Uri, objects: dict[str, int],
     return files, notes
 
 
-def detect(s3: Any, folder: S3Uri) -> Source:
-    """Look at ``folder`` and say what it holds and which files to read."""
+def detect(s3: Any, folder: S3Uri, allow_incomplete: bool = False) -> Source:
+    """Look at ``folder`` and say what it holds and which files to read.
+
+    An export that did not finish is refused (:func:`_check_finished`) unless
+    ``allow_incomplete``; then the source carries the reason in ``incomplete`` and its notes."""
     import botocore.exceptions
 
     try:
@@ -125,15 +141,78 @@ def detect(s3: Any, folder: S3Uri) -> Source:
             raise ExportFormatError(f"{folder}/ holds {len(native)} DynamoDB exports.",
                                     f"Point --from at one of them, e.g. {one}.")
         return _native(s3, folder, native[0], objects)
+    unfinished = _unfinished_native(folder, objects)
+    if unfinished is not None:
+        return _finish_check(unfinished, allow_incomplete)
     if folder.join(layout.MANIFEST).key in objects:
-        return _datapipeline(s3, folder, objects)
-    data = [k for k in objects if _is_data_file(folder, k)]
-    if not data:
-        raise ExportFormatError(f"{folder}/ holds no export data files.",
-                                "Give --from the run folder of an export.")
-    files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in sorted(data)]
-    return Source(folder, "files", files,
-                  notes=[f"No manifest in {folder}/: reading all {len(files)} data files."])
+        source = _datapipeline(s3, folder, objects)
+    else:
+        data = [k for k in objects if _is_data_file(folder, k)]
+        if not data:
+            raise ExportFormatError(f"{folder}/ holds no export data files.",
+                                    "Give --from the run folder of an export.")
+        files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in sorted(data)]
+        source = Source(folder, "files", files,
+                        notes=[f"No manifest in {folder}/: reading all {len(files)} data files."])
+    if folder.join(layout.IN_PROGRESS).key in objects:
+        source.incomplete = (f"{folder}/ holds {layout.IN_PROGRESS}: the export that writes it "
+                             "is still running, or it was killed before it finished")
+    elif folder.join(layout.SUCCESS).key not in objects:
+        if source.files and _is_hive(s3, source.files[0].url):
+            source.notes.append(f"{folder}/ holds Hive output, which never carries a completion "
+                                f"marker: importing its {len(source.files)} data files as found.")
+        else:
+            source.incomplete = (f"{folder}/ has no {layout.SUCCESS}: the export that wrote it "
+                                 "did not finish, or the marker was removed")
+    return _finish_check(source, allow_incomplete)
+
+
+def _finish_check(source: Source, allow_incomplete: bool) -> Source:
+    """Refuse an unfinished export, or say loudly that it is imported anyway."""
+    if source.incomplete is None:
+        return source
+    if not allow_incomplete:
+        raise IncompleteExport(
+            f"{source.incomplete}.",
+            "Re-run (or resume) the export, or pass --allow-incomplete to import the files that "
+            "are there (the report says the import is incomplete). Nothing was written.")
+    source.notes.append(f"WARNING: importing an unfinished export ({source.incomplete}); "
+                        "items it never wrote are missing.")
+    return source
+
+
+def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Source]:
+    """A DynamoDB export that has data files but no manifest-summary.json yet."""
+    marker = "AWSDynamoDB/"
+    bases = sorted({k[:k.index("/data/", k.index(marker))] for k in objects
+                    if marker in k and "/data/" in k[k.index(marker):]})
+    if not bases:
+        return None
+    if len(bases) > 1:
+        raise ExportFormatError(f"{folder}/ holds {len(bases)} DynamoDB exports.",
+                                f"Point --from at one of them, e.g. s3://{folder.bucket}/{bases[0]}.")
+    base = S3Uri(folder.bucket, bases[0])
+    data = base.join("data")
+    keys = sorted(k for k in objects if k.startswith(data.prefix))
+    files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in keys]
+    kind = "native-ion" if keys and keys[0].endswith(".ion.gz") else "native-json"
+    return Source(base, kind, files, incomplete=(
+        f"{base}/ has no {NATIVE_SUMMARY}: the DynamoDB export has not finished (or failed)"))
+
+
+def _is_hive(s3: Any, url: str, peek: int = 64 * 1024) -> bool:
+    """True when the file's first line is in the Hive-era form (STX/ETX, no braces)."""
+    uri = S3Uri.parse(url)
+    head = _read_range(s3, uri.bucket, uri.key, peek)
+    if head[:2] == b"\x1f\x8b":
+        head = zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(head)
+    first = next((line for line in head.split(b"\n") if line.strip()), b"")
+    return not first.lstrip().startswith(b"{") and b"\x03" in first
+
+
+def _read_range(s3: Any, bucket: str, key: str, size: int) -> bytes:
+    body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"]
+    return bytes(body.read())
 
 
 def _is_data_file(folder: S3Uri, key: str) -> bool:
@@ -154,7 +233,7 @@ def _datapipeline(s3: Any, folder: S3Uri, objects: dict[str, int]) -> Source:
     source = Source(folder, "datapipeline", files, notes=notes)
     sidecar_key = folder.join(layout.SIDECAR).key
     if sidecar_key in objects:
-        sidecar = json.loads(_get(s3, folder.bucket, sidecar_key))
+        sidecar = _get_json(s3, folder.bucket, sidecar_key)
         source.format = "ddbpipe"
         source.sidecar = sidecar
         source.key_schema = sidecar.get("keySchema")
@@ -173,20 +252,31 @@ def _datapipeline(s3: Any, folder: S3Uri, objects: dict[str, int]) -> Source:
 
 def _native(s3: Any, folder: S3Uri, summary_key: str, objects: dict[str, int]) -> Source:
     base = S3Uri(folder.bucket, summary_key.rsplit("/", 1)[0] if "/" in summary_key else "")
-    summary = json.loads(_get(s3, folder.bucket, summary_key))
+    summary = _get_json(s3, folder.bucket, summary_key)
     fmt = str(summary.get("outputFormat", "DYNAMODB_JSON")).upper()
     files_key = base.join(NATIVE_FILES).key
     if files_key not in objects:
         raise ExportFormatError(f"{base}/ has {NATIVE_SUMMARY} but no {NATIVE_FILES}.",
                                 "Copy the whole AWSDynamoDB/<export id>/ folder.")
-    entries = [json.loads(line) for line in _get(s3, folder.bucket, files_key).splitlines()
-               if line.strip()]
+    try:
+        entries = [json.loads(line) for line in _get(s3, folder.bucket, files_key).splitlines()
+                   if line.strip()]
+        keys = [str(e["dataFileS3Key"]) for e in entries]
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ExportFormatError(f"{base.join(NATIVE_FILES)} is not a DynamoDB export's file list "
+                                f"({err!r}).", "Copy it again from the original export; nothing "
+                                "was written.") from err
     data = base.join("data")
     data_objects = {k: v for k, v in objects.items() if k.startswith(data.prefix)}
-    urls = [f"s3://{summary.get('s3Bucket') or folder.bucket}/{e['dataFileS3Key']}"
-            for e in entries]
+    urls = [f"s3://{summary.get('s3Bucket') or folder.bucket}/{key}" for key in keys]
     files, notes = _relocate(urls, data, data_objects, NATIVE_FILES)
     counts = {S3Uri.parse(u).name: e.get("itemCount") for u, e in zip(urls, entries)}
+    listed = sum(int(c or 0) for c in counts.values())
+    if summary.get("itemCount") is not None and int(summary["itemCount"]) != listed:
+        raise ExportFormatError(
+            f"{base.join(NATIVE_SUMMARY)} counts {summary['itemCount']} items but "
+            f"{NATIVE_FILES} lists files holding {listed}.",
+            "Copy the whole AWSDynamoDB/<export id>/ folder again; nothing was written.")
     files = [DataFile(f.url, f.size, counts.get(S3Uri.parse(f.url).name)) for f in files]
     region = None
     arn = str(summary.get("tableArn", ""))
@@ -198,8 +288,12 @@ def _native(s3: Any, folder: S3Uri, summary_key: str, objects: dict[str, int]) -
 
 # --- reading one file -------------------------------------------------------------------------
 
-def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines (without their newline) of a byte stream, gunzipped when it starts gzip's magic."""
+def iter_lines(chunks: Iterator[bytes], url: str = "the file") -> Iterator[bytes]:
+    """Lines (without their newline) of a byte stream, gunzipped when it starts gzip's magic.
+
+    A gzip stream must reach its end-of-stream marker, and zlib checks every member's CRC and
+    length trailer: a file cut short (even exactly at a line boundary) is an error, not fewer
+    lines."""
     stream = iter(chunks)
     first = b""
     for first in stream:
@@ -209,21 +303,36 @@ def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         return
     gzipped = first[:2] == b"\x1f\x8b"
 
-    def data() -> Iterator[bytes]:
-        if not gzipped:
-            yield first
-            yield from stream
-            return
+    def inflated() -> Iterator[bytes]:
         inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        fed = False  # has the current member had any bytes?
         for chunk in _chain(first, stream):
             while chunk:
+                fed = True
                 yield inflate.decompress(chunk)
                 if not inflate.eof:
                     break
                 # a multi-member gzip file: start the next member on the leftover bytes
                 chunk = inflate.unused_data
-                inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)
+                inflate, fed = zlib.decompressobj(zlib.MAX_WBITS | 32), False
+        if fed and not inflate.eof:
+            raise ExportFormatError(
+                f"{url} is truncated: its gzip stream ends before the end-of-stream marker.",
+                "The file was cut short (an interrupted copy or upload); restore it from the "
+                "original export.")
         yield inflate.flush()
+
+    def data() -> Iterator[bytes]:
+        if not gzipped:
+            yield first
+            yield from stream
+            return
+        try:
+            yield from inflated()
+        except zlib.error as err:
+            raise ExportFormatError(f"{url} is not a valid gzip file ({err}).",
+                                    "The file is damaged; restore it from the original export."
+                                    ) from err
 
     rest = b""
     for block in data():
@@ -255,7 +364,7 @@ def read_items(chunks: Iterator[bytes], url: str,
     """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
     error naming ``url`` and the line number."""
     parse = line_parser(line_format)
-    for number, raw in enumerate(iter_lines(chunks), start=1):
+    for number, raw in enumerate(iter_lines(chunks, url), start=1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:

@@ -7,18 +7,22 @@ local endpoints) lives here, in the local session factory. On EMR the session co
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
+from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, frozen_credentials
-from ddbpipe.errors import ConfigError, JobFailed
+from ddbpipe.errors import ConfigError, DdbpipeError, JobFailed
 from ddbpipe.localstack import project_root
 
 #: Jars that must come before Spark's own copies (Spark 3.5 ships gson 2.2.4; the connector
 #: needs >= 2.8). Everything else goes on spark.jars.
 _PREPEND = re.compile(r"^gson-.*\.jar$")
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 #: Heap of the local Spark JVM (driver and executor in one). The connector buffers up to 600 scan
@@ -73,8 +77,15 @@ def s3a_conf(aws: AwsConfig) -> dict[str, str]:
     return conf
 
 
-def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None) -> Any:
-    """A local SparkSession with the connector, S3A and the local endpoints configured."""
+#: Spark's own logging for local runs without -v: errors only, and not the task failures that
+#: ddbpipe reports itself as one line (ddbpipe.failures).
+QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+
+
+def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None,
+                  verbose: bool = True) -> Any:
+    """A local SparkSession with the connector, S3A and the local endpoints configured;
+    without ``verbose``, Spark logs only what ddbpipe does not say itself."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     from pyspark.sql import SparkSession
@@ -92,8 +103,12 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None) -
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
     )
+    if not verbose:
+        builder = builder.config("spark.driver.extraJavaOptions",
+                                 f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}")
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("DDBPIPE_SPARK_LOG_LEVEL", "WARN"))
+    if verbose or "DDBPIPE_SPARK_LOG_LEVEL" in os.environ:
+        spark.sparkContext.setLogLevel(os.environ.get("DDBPIPE_SPARK_LOG_LEVEL", "WARN"))
     hconf = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in s3a_conf(aws).items():
         hconf.set(key, value)
@@ -152,6 +167,33 @@ def java_map(spark: Any, values: dict[str, str]) -> Any:
     return jmap
 
 
+def cancel_jobs() -> None:
+    """Cancel every job of the active SparkContext (if there is one)."""
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context
+    if sc is not None:
+        sc.cancelAllJobs()
+
+
+def collect(what: str, job: Callable[[], list[T]]) -> list[T]:
+    """Run a Spark job; its failure reaches the caller as one ddbpipe error.
+
+    A task that failed for a reason ddbpipe knows sent it along (:mod:`ddbpipe.failures`);
+    anything else is told by its innermost Java exception. The traces are logged at debug level
+    (``-v``)."""
+    try:
+        return job()
+    except DdbpipeError:
+        raise
+    except Exception as err:
+        log.debug("%s failed", what, exc_info=True)
+        known = failures.from_spark(err)
+        if known is not None:
+            raise known from err
+        raise job_failed(what, err) from err
+
+
 def root_cause(err: BaseException) -> str:
     """The innermost Java exception message of a Py4J error, else ``str(err)``."""
     java = getattr(err, "java_exception", None)
@@ -164,6 +206,5 @@ def root_cause(err: BaseException) -> str:
 
 
 def job_failed(what: str, err: BaseException) -> JobFailed:
-    return JobFailed(
-        f"{what} failed: {root_cause(err)}", "See the Spark log above for the task's stack trace."
-    )
+    return JobFailed(f"{what} failed: {root_cause(err)}.",
+                     "Run it again with -v for the Spark and Python traces.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def error_code(err: BaseException) -> str:
 
 
 def is_retryable(err: BaseException) -> Optional[str]:
-    """'throttle', 'transient' or None."""
+    """'throttle', 'transient', 'unreachable' (nothing answers) or None."""
     import botocore.exceptions as bex
 
     code = error_code(err)
@@ -106,6 +107,8 @@ def is_retryable(err: BaseException) -> Optional[str]:
         "HTTPStatusCode", 0)
     if isinstance(err, bex.ClientError) and int(status or 0) >= 500:
         return "transient"
+    if isinstance(err, (bex.EndpointConnectionError, bex.ConnectTimeoutError)):
+        return "unreachable"
     if isinstance(err, (bex.ConnectionError, bex.HTTPClientError, bex.ReadTimeoutError)):
         return "transient"
     return None
@@ -117,28 +120,111 @@ def backoff(attempt: int, base: float = 0.05, cap: float = 20.0,
     return rng() * min(cap, base * (2 ** attempt))
 
 
-def call_with_retries(fn: Callable[[], T], stats: RetryStats, *, attempts: int = 12,
+#: Default of --max-retry-time: what the connector waits for one request on the export side
+#: (DynamoDBClient.DEFAULT_RETRY_DURATION, 10 minutes, fixed in connector 5.0.0).
+MAX_RETRY_SECONDS = 600.0
+#: Connection failures for this long mean nothing answers at the endpoint: say so and stop.
+UNREACHABLE_SECONDS = 60.0
+#: A task that is waiting says so this often.
+SAY_EVERY_SECONDS = 15.0
+
+
+def say_waiting(text: str) -> None:
+    print(f"ddbpipe: waiting: {text}", file=sys.stderr, flush=True)
+
+
+class Patience:
+    """How long one task keeps retrying while no request succeeds, and saying that it waits.
+
+    Retries go on as long as some request of the task succeeded within ``max_wait`` seconds (a
+    slow table that still takes writes is waited for; one that takes none is given up on), and
+    connection failures stop after ``unreachable_after`` seconds with the endpoint named. Shared
+    by the threads of one task.
+    """
+
+    def __init__(self, what: str, max_wait: float = MAX_RETRY_SECONDS,
+                 unreachable_after: float = UNREACHABLE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic,
+                 say: Callable[[str], None] = say_waiting) -> None:
+        self.what, self.max_wait = what, max_wait
+        self.unreachable_after = min(unreachable_after, max_wait)
+        self._clock, self._say = clock, say
+        self._lock = threading.Lock()
+        self._progress = clock()
+        self._down_since: Optional[float] = None
+        self._said = self._progress
+
+    def progress(self) -> None:
+        """Some work got done (items written, a page read)."""
+        with self._lock:
+            self._progress = self._clock()
+            self._down_since = None
+
+    def answered(self) -> None:
+        """The endpoint answered (maybe without doing any work)."""
+        with self._lock:
+            self._down_since = None
+
+    def failed(self, kind: str, err: BaseException) -> None:
+        """Account one failed attempt; raises once the run has waited long enough."""
+        from ddbpipe.errors import EndpointUnreachable, JobFailed, Throttled
+
+        reason = error_code(err) or type(err).__name__
+        with self._lock:
+            now = self._clock()
+            waited = now - self._progress
+            if kind == "unreachable":
+                self._down_since = self._down_since if self._down_since is not None else now
+                if now - self._down_since >= self.unreachable_after:
+                    raise EndpointUnreachable(
+                        f"Nothing answers at {self.what}: no connection for "
+                        f"{now - self._down_since:.0f} s ({reason}).",
+                        "Check the network and the endpoint (--endpoint-url, --region), then "
+                        "re-run.") from err
+            if waited >= self.max_wait:
+                if kind == "throttle":
+                    raise Throttled(
+                        f"{self.what} throttled every request for {waited:.0f} s ({reason}).",
+                        "Raise the table's capacity or lower the percent, or pass a longer "
+                        "--max-retry-time; then re-run (it is safe to repeat).") from err
+                raise JobFailed(f"{self.what} failed every request for {waited:.0f} s "
+                                f"({reason}).", "Re-run later (it is safe to repeat).") from err
+            if waited >= SAY_EVERY_SECONDS and now - self._said >= SAY_EVERY_SECONDS:
+                self._said = now
+                self._say(f"{self.what}: {reason} for {waited:.0f} s, retrying (gives up "
+                          f"after {self.max_wait:.0f} s without progress)")
+
+
+def call_with_retries(fn: Callable[[], T], stats: RetryStats, patience: Patience, *,
                       sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``fn`` until it succeeds, retrying throttles and transient failures of that one call."""
-    for attempt in range(attempts):
+    """Call ``fn`` until it succeeds, retrying throttles and transient failures of that one call
+    for as long as ``patience`` allows. Callers tell ``patience`` when a result was progress."""
+    attempt = 0
+    while True:
         try:
-            return fn()
+            result = fn()
         except Exception as err:
             kind = is_retryable(err)
-            if kind is None or attempt == attempts - 1:
+            if kind is None:
                 raise
+            patience.failed(kind, err)
             if kind == "throttle":
                 stats.throttled += 1
             else:
                 stats.transient += 1
             stats.retries += 1
-            pause = backoff(attempt)
+            # an endpoint that does not answer is probed often, so it is named soon after the
+            # minute is up
+            pause = backoff(attempt, cap=5.0 if kind == "unreachable" else 20.0)
+            attempt += 1
             log.debug("retrying after %s (%s), %.2f s", error_code(err) or type(err).__name__,
                       kind, pause)
             sleep(pause)
-    raise AssertionError("unreachable")
+            continue
+        patience.answered()
+        return result
 
 
 def no_retry_config() -> dict[str, Any]:
     """botocore settings for clients whose calls go through :func:`call_with_retries`."""
-    return {"retries": {"mode": "standard", "total_max_attempts": 1}}
+    return {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 5}

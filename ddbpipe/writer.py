@@ -16,9 +16,17 @@ from functools import partial
 from typing import Any, Optional, Sequence
 
 from ddbpipe import codec
-from ddbpipe.throttle import RetryStats, TokenBucket, backoff, call_with_retries
+from ddbpipe.throttle import Patience, RetryStats, TokenBucket, backoff, call_with_retries
 
 BATCH = 25
+
+
+class UnprocessedItems(Exception):
+    """DynamoDB took none of a batch's items (it returned them all as UnprocessedItems)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} unprocessed items")
+        self.response = {"Error": {"Code": "UnprocessedItems"}}
 
 
 @dataclass
@@ -37,14 +45,14 @@ class WriteStats:
 
 class BatchWriter:
     def __init__(self, ddb: Any, table: str, bucket: Optional[TokenBucket],
-                 key_names: Sequence[str], threads: int = 4, attempts: int = 12) -> None:
+                 key_names: Sequence[str], patience: Patience, threads: int = 4) -> None:
         self.ddb, self.table, self.bucket = ddb, table, bucket
         # A slow task sends smaller batches, several a second, rather than 25 items every few
         # seconds: the table sees an even rate instead of bursts.
         self.batch_size = BATCH if bucket is None else max(1, min(BATCH, int(bucket.rate / 4)))
         self.key_names = tuple(key_names)
         self.stats = WriteStats()
-        self._attempts = attempts
+        self.patience = patience
         self._batch: list[dict[str, Any]] = []
         self._units = 0
         self._keys: set[tuple[Any, ...]] = set()
@@ -95,16 +103,18 @@ class BatchWriter:
             resp = call_with_retries(
                 partial(self.ddb.batch_write_item, RequestItems={self.table: pending},
                         ReturnConsumedCapacity="TOTAL"),
-                retry, attempts=self._attempts)
+                retry, self.patience)
             for cc in resp.get("ConsumedCapacity") or []:
                 consumed += float(cc.get("CapacityUnits") or 0)
-            pending = resp.get("UnprocessedItems", {}).get(self.table, [])
-            if pending:
+            left = resp.get("UnprocessedItems", {}).get(self.table, [])
+            if len(left) < len(pending):
+                self.patience.progress()
+            if left:
+                if len(left) == len(pending):  # nothing of this batch got through
+                    self.patience.failed("throttle", UnprocessedItems(len(left)))
                 attempt += 1
-                if attempt >= self._attempts:
-                    raise RuntimeError(
-                        f"{len(pending)} items stayed unprocessed after {attempt} attempts")
                 time.sleep(backoff(attempt))
+            pending = left
         if self.bucket and consumed:
             self.bucket.settle(units - consumed)
         puts = sum(1 for r in batch if "PutRequest" in r)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from cluster import definition as d
-from ddbpipe.aws import AwsConfig, client, resolve
+from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
 from ddbpipe.errors import DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
@@ -220,8 +220,6 @@ def print_plan(plan: d.RunPlan, uploads: list[Any], region: str, out: TextIO,
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ddbpipe.cli import add_aws_options
-
     parser = sub.add_parser("emr", help="run an export or import on an EMR cluster",
                             description="Run ddbpipe's export or import job on Amazon EMR.")
     jobs = parser.add_subparsers(dest="job", metavar="JOB")

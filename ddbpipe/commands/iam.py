@@ -9,7 +9,7 @@ from typing import Optional, TextIO
 
 from cluster import definition as d
 from cluster import iam
-from ddbpipe.aws import client, resolve
+from ddbpipe.aws import add_aws_options, client, resolve
 
 
 def _add_role_options(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +23,6 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ddbpipe.cli import add_aws_options
-
     parser = sub.add_parser("iam", help="create the EMR roles; print a user policy",
                             description="IAM for running ddbpipe on EMR.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

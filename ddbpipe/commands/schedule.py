@@ -16,7 +16,7 @@ from typing import Optional, TextIO
 
 from cluster import definition as d
 from cluster import iam, schedule
-from ddbpipe.aws import client, resolve
+from ddbpipe.aws import add_aws_options, client, resolve
 from ddbpipe.commands import emr
 
 
@@ -25,8 +25,6 @@ def _add_schedule_target(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ddbpipe.cli import add_aws_options
-
     parser = sub.add_parser("schedule", help="run exports or imports on a schedule",
                             description="Scheduled runs through EventBridge Scheduler and EMR.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

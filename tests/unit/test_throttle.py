@@ -2,7 +2,7 @@ from typing import ClassVar
 
 import pytest
 
-from ddbpipe import importer, throttle
+from ddbpipe import errors, importer, throttle
 from ddbpipe.sources import DataFile
 from ddbpipe.tables import TableInfo
 
@@ -60,6 +60,17 @@ class Denied(Exception):
     response: ClassVar[dict] = {"Error": {"Code": "AccessDeniedException"}}
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_call_with_retries_retries_one_call_on_throttle_only():
     calls = []
 
@@ -70,14 +81,61 @@ def test_call_with_retries_retries_one_call_on_throttle_only():
         return "ok"
 
     stats = throttle.RetryStats()
-    assert throttle.call_with_retries(flaky, stats, sleep=lambda s: None) == "ok"
+    clock = Clock()
+    patience = throttle.Patience("table T", max_wait=30, clock=clock, say=lambda t: None)
+    assert throttle.call_with_retries(flaky, stats, patience, sleep=clock.sleep) == "ok"
     assert (stats.throttled, stats.retries, len(calls)) == (3, 3, 4)
     with pytest.raises(Denied):
-        throttle.call_with_retries(lambda: (_ for _ in ()).throw(Denied()), stats,
-                                   sleep=lambda s: None)
-    with pytest.raises(Throttled):
-        throttle.call_with_retries(lambda: (_ for _ in ()).throw(Throttled()), stats,
-                                   attempts=3, sleep=lambda s: None)
+        throttle.call_with_retries(lambda: (_ for _ in ()).throw(Denied()), stats, patience,
+                                   sleep=clock.sleep)
+
+
+def test_throttling_is_waited_for_up_to_the_max_retry_time_without_progress():
+    clock, said = Clock(), []
+    patience = throttle.Patience("table T", max_wait=120, clock=clock, say=said.append)
+    stats = throttle.RetryStats()
+
+    def always():
+        clock.now += 0.01
+        raise Throttled()
+
+    with pytest.raises(errors.Throttled, match=r"table T throttled every request for 12\d s "
+                                               r"\(ProvisionedThroughputExceededException\)"):
+        throttle.call_with_retries(always, stats, patience, sleep=clock.sleep)
+    assert 120 <= clock.now < 145  # the last pause is at most 20 s
+    assert said and all("retrying (gives up after 120 s without progress)" in t for t in said)
+    assert len(said) <= 120 / throttle.SAY_EVERY_SECONDS  # a line now and then, not per retry
+
+
+def test_progress_resets_the_wait():
+    clock = Clock()
+    patience = throttle.Patience("table T", max_wait=100, clock=clock, say=lambda t: None)
+    for _ in range(10):  # 900 s of throttling, but some request succeeds every 90 s
+        clock.now += 90
+        patience.failed("throttle", Throttled())
+        patience.progress()
+    clock.now += 101
+    with pytest.raises(errors.Throttled):
+        patience.failed("throttle", Throttled())
+
+
+def test_an_endpoint_that_does_not_answer_is_named_within_a_minute():
+    import botocore.exceptions as bex
+
+    clock = Clock()
+    patience = throttle.Patience("DynamoDB table T (http://127.0.0.1:9)", max_wait=600,
+                                 clock=clock, say=lambda t: None)
+    down = bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    def call():
+        clock.now += 1
+        raise down
+
+    with pytest.raises(errors.EndpointUnreachable,
+                       match=r"Nothing answers at DynamoDB table T \(http://127.0.0.1:9\): "
+                             r"no connection for 6\d s"):
+        throttle.call_with_retries(call, throttle.RetryStats(), patience, sleep=clock.sleep)
+    assert clock.now < 66
 
 
 def info(wcu=1000, on_demand=False):
