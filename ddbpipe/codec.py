@@ -697,7 +697,6 @@ _ION_WS = " \t\n\r\v\f"
 _ION_PLAIN_START = frozenset('"{[(-+0123456789')
 _ION_QUOTED_SPECIAL = {q: re.compile("[" + q + "\\\\\n\r]") for q in "\"'"}
 _ION_LONG_SPECIAL = re.compile(r"'''|[\\\r]")
-_ION_STOP = frozenset("{}[](),\"' \t\n\r\v\f")
 _ION_TOKEN_RE = re.compile(r"[^{}\[\](),\"' \t\n\r\v\f]*")
 _ION_IDENT_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _ION_SHORT_STR_RE = re.compile(r'"([^"\\\n\r]*)"')
