@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from ddbpipe import capacity, codec
+from ddbpipe import capacity
+from ddbpipe import formats as codec
 from ddbpipe.aws import AwsConfig, check_reachable, client
 from ddbpipe.errors import (
     ConfigError,

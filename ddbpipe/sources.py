@@ -23,7 +23,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from ddbpipe import codec, layout
+from ddbpipe import formats as codec
+from ddbpipe import layout
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.s3uri import S3Uri
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Optional, Sequence
 
-from ddbpipe import codec
+from ddbpipe import formats as codec
 from ddbpipe.throttle import RetryStats, TokenBucket, backoff, call_with_retries
 
 BATCH = 25

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ddbpipe.codec import (
+from ddbpipe.errors import DdbpipeError, ExportFormatError
+from ddbpipe.formats import (
     b64decode_strict,
     ion_line_to_item,
     item_size,
@@ -27,7 +28,6 @@ from ddbpipe.codec import (
     with_context,
     write_units,
 )
-from ddbpipe.errors import DdbpipeError, ExportFormatError
 from tests.support.strategies import (
     attribute_values,
     comparable,
