@@ -36,7 +36,7 @@ def bench_item(i: int) -> Item:
 def padded_item(i: int, size: int) -> Item:
     """A bench item grown with a string attribute to about ``size`` bytes (for throttled runs,
     where fewer, larger items make a run long enough without a long load)."""
-    from ddbpipe.codec import item_size
+    from ddbpipe.formats import item_size
 
     item = bench_item(i)
     pad = size - item_size(item) - len("pad")

@@ -462,8 +462,9 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
         "items_per_s": written / seconds,
         "upload_seconds": profiling.cumulative(main_stats, "partwriter.py", "close")
         + profiling.cumulative(main_stats, "partwriter.py", "_flush_part"),
-        "size_sampling_seconds": profiling.cumulative(main_stats, "codec.py", "line_to_item")
-        + profiling.cumulative(main_stats, "codec.py", "item_size"),
+        "size_sampling_seconds": profiling.cumulative(main_stats, "formats/datapipeline.py",
+                                                      "line_to_item")
+        + profiling.cumulative(main_stats, "formats/items.py", "item_size"),
         "top": profiling.top(main_stats),
     }
     stack.delete_prefix("profile/")
@@ -504,8 +505,10 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
             "items": stats_out[0]["written"], "seconds": seconds,
             "items_per_s": stats_out[0]["written"] / seconds,
             "main": {
-                "parse_seconds": profiling.cumulative(main_stats, "codec.py", "line_to_item"),
-                "item_size_seconds": profiling.cumulative(main_stats, "codec.py", "item_size"),
+                "parse_seconds": profiling.cumulative(main_stats, "formats/datapipeline.py",
+                                                      "line_to_item"),
+                "item_size_seconds": profiling.cumulative(main_stats, "formats/items.py",
+                                                          "item_size"),
                 "read_items_seconds": profiling.cumulative(main_stats, "sources.py",
                                                            "read_items"),
                 "wait_for_slot_seconds": profiling.cumulative(main_stats, "threading.py",

@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any, Callable
 
-from ddbpipe import codec
+from ddbpipe import formats
 from ddbpipe.aws import AwsConfig, client, session
 
 WIRE_TYPES = {"s": "S", "n": "N", "b": "B", "sS": "SS", "nS": "NS", "bS": "BS", "m": "M",
@@ -56,9 +56,9 @@ def measure(data: bytes, aws: AwsConfig, table: str = "t") -> dict[str, float]:
     out["split lines"] = _per_item(lambda: [x for x in data.split(b"\n") if x.strip()], n)
     items: list[dict[str, Any]] = []
     out["codec.line_to_item"] = _per_item(
-        lambda: items.extend(codec.line_to_item(t) for t in texts), n)
-    out["codec.item_size"] = _per_item(lambda: [codec.item_size(i) for i in items], n)
-    out["codec.key_of"] = _per_item(lambda: [codec.key_of(i, ("pk",)) for i in items], n)
+        lambda: items.extend(formats.line_to_item(t) for t in texts), n)
+    out["codec.item_size"] = _per_item(lambda: [formats.item_size(i) for i in items], n)
+    out["codec.key_of"] = _per_item(lambda: [formats.key_of(i, ("pk",)) for i in items], n)
     ddb = client(aws, "dynamodb")
     model = ddb.meta.service_model.operation_model("BatchWriteItem")
     batches = [{"RequestItems": {table: [{"PutRequest": {"Item": i}} for i in items[k:k + 25]]},

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from ddbpipe import capacity, checks, codec, failures, interrupts
+from ddbpipe import capacity, checks, failures, formats, interrupts
 from ddbpipe.aws import AwsConfig, check_reachable, client
 from ddbpipe.errors import (
     ConfigError,
@@ -209,7 +209,7 @@ def _check_count(f: DataFile, items: int) -> Optional[str]:
 
 def _validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[dict[str, Any]]:
     s3 = client(task.aws, "s3")
-    check = codec.make_key_checker(task.key_schema, task.attribute_definitions)
+    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     for group in groups:
         for f in group:
             items = 0
@@ -247,7 +247,7 @@ def _write(task: TaskConfig,
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
-    check = codec.make_key_checker(task.key_schema, task.attribute_definitions)
+    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     patience = task.patience()
     started, read, files = time.monotonic(), 0, 0
     stats = None
@@ -287,7 +287,7 @@ def _export_keys(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator
         for f in group:
             with failures.about(f.url):
                 for _n, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
-                    yield codec.key_of(item, names)
+                    yield formats.key_of(item, names)
 
 
 def _scan_keys(task: TaskConfig, total_segments: int,
@@ -313,7 +313,7 @@ def _scan_keys(task: TaskConfig, total_segments: int,
             patience.progress()
             bucket.settle(1 - float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 1)))
             for item in page.get("Items", []):
-                yield codec.key_of(item, names)
+                yield formats.key_of(item, names)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -90,5 +90,8 @@ def _run_local(job: Job, args: argparse.Namespace) -> int:
     try:
         _run_trapped(job, spark, cfg, checked)  # the checks are not repeated
     finally:
-        spark.stop()
+        try:
+            spark.stop()
+        except Exception:  # a JVM taken down by the same Ctrl-C: the job's own error counts
+            logging.getLogger(__name__).debug("stopping Spark failed", exc_info=True)
     return 0

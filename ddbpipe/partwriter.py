@@ -107,7 +107,7 @@ class S3Sink:
 
 def _sample(part: bytes, limit: int) -> tuple[int, int]:
     """(lines parsed, their DynamoDB size in bytes) for the first ``limit`` lines of ``part``."""
-    from ddbpipe.codec import item_size, line_to_item
+    from ddbpipe.formats import item_size, line_to_item
 
     lines = part.split(b"\n", limit)[:limit]
     sizes = [item_size(line_to_item(line.decode("utf-8"))) for line in lines if line.strip()]

@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from ddbpipe import codec, layout
+from ddbpipe import formats, layout
 from ddbpipe.errors import ExportFormatError, IncompleteExport
 from ddbpipe.s3uri import S3Uri
 
@@ -351,16 +351,16 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def line_parser(line_format: str) -> Callable[[str], codec.Item]:
+def line_parser(line_format: str) -> Callable[[str], formats.Item]:
     if line_format == "native-json":
-        return codec.native_line_to_item
+        return formats.native_line_to_item
     if line_format == "native-ion":
-        return codec.ion_line_to_item
-    return codec.line_to_item
+        return formats.ion_line_to_item
+    return formats.line_to_item
 
 
 def read_items(chunks: Iterator[bytes], url: str,
-               line_format: str) -> Iterator[tuple[int, codec.Item]]:
+               line_format: str) -> Iterator[tuple[int, formats.Item]]:
     """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
     error naming ``url`` and the line number."""
     parse = line_parser(line_format)
@@ -376,7 +376,7 @@ def read_items(chunks: Iterator[bytes], url: str,
         try:
             yield number, parse(text)
         except ExportFormatError as err:
-            raise codec.with_context(err, f"{url} line {number}") from err
+            raise formats.with_context(err, f"{url} line {number}") from err
 
 
 def s3_chunks(s3: Any, url: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Optional, Sequence
 
-from ddbpipe import codec
+from ddbpipe import formats
 from ddbpipe.throttle import Patience, RetryStats, TokenBucket, backoff, call_with_retries
 
 BATCH = 25
@@ -61,14 +61,15 @@ class BatchWriter:
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
 
-    def put(self, item: codec.Item) -> None:
-        self._add({"PutRequest": {"Item": item}}, item, codec.write_units(codec.item_size(item)))
+    def put(self, item: formats.Item) -> None:
+        units = formats.write_units(formats.item_size(item))
+        self._add({"PutRequest": {"Item": item}}, item, units)
 
-    def delete(self, key: codec.Item) -> None:
+    def delete(self, key: formats.Item) -> None:
         self._add({"DeleteRequest": {"Key": key}}, key, 1)
 
-    def _add(self, request: dict[str, Any], item: codec.Item, units: int) -> None:
-        key = codec.key_of(item, self.key_names)
+    def _add(self, request: dict[str, Any], item: formats.Item, units: int) -> None:
+        key = formats.key_of(item, self.key_names)
         if key in self._keys:  # one batch may not touch a key twice; the later one wins
             self.flush()
         self._batch.append(request)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ddbpipe import export, layout, sample
-from ddbpipe.codec import line_to_item
 from ddbpipe.errors import JobFailed
+from ddbpipe.formats import line_to_item
 from ddbpipe.s3uri import S3Uri
 from tests.functional.conftest import folder_keys, read_export, read_object
 

@@ -15,7 +15,7 @@ import uuid
 from typing import Any, Iterable, Optional, Sequence
 
 from ddbpipe import layout
-from ddbpipe.codec import item_to_line
+from ddbpipe.formats import item_to_line
 from ddbpipe.s3uri import S3Uri
 
 

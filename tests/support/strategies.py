@@ -10,7 +10,7 @@ Strategies (reusable by unit and functional tests):
 Sets are non-empty with unique members (NS unique by numeric value, as DynamoDB requires) and no
 empty strings or empty binaries inside sets; attribute names are non-empty.
 
-Reference encoders, written independently of :mod:`ddbpipe.codec` so round trips through it test
+Reference encoders, written independently of :mod:`ddbpipe.formats` so round trips through it test
 something: :func:`item_to_native_line` (DynamoDB native DYNAMODB_JSON export line) and
 :func:`item_to_ion_line` (native ION export line, numbers written as Ion decimals the way
 DynamoDB's exporter does). :func:`comparable` puts an item in a form that compares equal across a
@@ -28,7 +28,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from hypothesis import strategies as st
 
-from ddbpipe.codec import normalize_number
+from ddbpipe.formats import normalize_number
 
 Item = Dict[str, Dict[str, Any]]
 

@@ -1,0 +1,259 @@
+"""Data Pipeline export lines, both ways: :func:`line_to_item` and :func:`item_to_line`.
+
+One JSON object per line, type keys with the first letter lower-cased (``s n b sS nS bS m l bOOL
+nULL``), NULL also as ``nULLValue`` (connector 4.x); Hive-era lines (``name<ETX>value<STX>...``)
+are read too. The writer builds each line as compact UTF-8 JSON text, one value at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping, Optional
+
+from ddbpipe.errors import ExportFormatError
+from ddbpipe.formats.typed_json import (
+    decode_attributes,
+    json_kind,
+    json_loads,
+    load_json,
+    make_decoder,
+)
+from ddbpipe.formats.values import (
+    AttributeValue,
+    BadValue,
+    Item,
+    check_number,
+    encode_base64,
+    format_error,
+    is_simple_number,
+    path_text,
+    short_repr,
+)
+
+#: Spellings of the NULL type key that :func:`item_to_line` can write: ``nULL`` (connector 5.x+)
+#: or ``nULLValue`` (the old service, connector 4.x).
+NULL_KEYS = ("nULL", "nULLValue")
+
+STX = "\x02"  # separates attributes in Hive-era lines
+ETX = "\x03"  # separates an attribute's name from its value in Hive-era lines
+
+_FIX_DP = (
+    "Data Pipeline export lines are JSON objects like "
+    '{"Id":{"n":"1"},"Name":{"s":"x"}}; check that the file is an export data file '
+    "(not the manifest) and that it was not truncated or edited."
+)
+
+# The connector matches type keys case-insensitively; so do we, after the exact spellings.
+_DP_TYPES_UPPER = {
+    "S": "S",
+    "N": "N",
+    "B": "B",
+    "SS": "SS",
+    "NS": "NS",
+    "BS": "BS",
+    "M": "M",
+    "L": "L",
+    "BOOL": "BOOL",
+    "NULL": "NULL",
+    "NULLVALUE": "NULL",
+}
+
+
+def _dp_type(key: str) -> Optional[str]:
+    return _DP_TYPES_UPPER.get(key.upper())
+
+
+_decode_dp = make_decoder(
+    {
+        "S": "s",
+        "N": "n",
+        "B": "b",
+        "SS": "sS",
+        "NS": "nS",
+        "BS": "bS",
+        "M": "m",
+        "L": "l",
+        "BOOL": "bOOL",
+        "NULL": "nULL",
+        "NULL2": "nULLValue",
+    },
+    _dp_type,
+    '{"s":"text"}',
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def line_to_item(line: str) -> Item:
+    """Parse one Data Pipeline export line into a low-level item.
+
+    Accepts JSON lines (``{"Id":{"n":"1"}}``; type keys matched case-insensitively as the
+    connector does; NULL as ``nULL`` or ``nULLValue``) and Hive-era lines
+    (``Id<ETX>{"n":"1"}<STX>Name<ETX>{"s":"x"}``). Empty ``l``/``m`` stay empty L/M. Binary must be
+    strict, padded, standard base64. Numbers are checked and kept as written; a bare JSON number
+    (``{"n":12.50}``) is accepted for N/NS and kept as its text. Empty sets and sets with
+    duplicate members (same text) are refused. A trailing ``\\r`` or ``\\n`` is ignored. Not
+    detected: a JSON object naming the same attribute twice (the last one wins).
+
+    Raises:
+        ExportFormatError: the line is blank or malformed; the message says what and where.
+    """
+    text = line.strip(" \t\r\n\ufeff")  # also a byte-order mark on a first line
+    if not text:
+        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
+    try:
+        if text[0] != "{":
+            if ETX in text:
+                return _hive_line(line.strip("\r\n\ufeff"))
+            try:
+                obj = json_loads(text)
+            except RecursionError:
+                raise BadValue("the line is nested too deeply") from None
+            except ValueError:
+                raise BadValue(
+                    "the line is neither a JSON object nor a Hive-style line "
+                    "(name<ETX>value<STX>...)"
+                ) from None
+            raise BadValue(f"the line is {json_kind(obj)}, not an item object")
+        obj = load_json(text, "the line")
+        if type(obj) is not dict:
+            raise BadValue(f"the line is {json_kind(obj)}, not an item object")
+        return decode_attributes(obj, _decode_dp)
+    except BadValue as err:
+        raise format_error(err, _FIX_DP) from None
+    except RecursionError:
+        raise ExportFormatError("the line is nested too deeply.", _FIX_DP) from None
+
+
+def _hive_line(text: str) -> Item:
+    item: Item = {}
+    for part in text.split(STX):
+        name, sep, value = part.partition(ETX)
+        if not sep:
+            raise BadValue(
+                f"Hive-style attribute {short_repr(part)} has no ETX (0x03) after its name"
+            )
+        if name in item:
+            raise BadValue(f"attribute {name!r} appears twice")
+        try:
+            item[name] = _decode_dp(load_json(value, "the value"))
+        except BadValue as err:
+            err.path.append(name)
+            raise
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+# JSON string literal without \u escapes for non-ASCII (the C function json.dumps uses for
+# ensure_ascii=False). Lines are built as text: no intermediate dict per value.
+_jstr: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _dp_encoder(null_key: str) -> Callable[[Any], str]:
+    null_text = '{"' + null_key + '":true}'
+
+    def encode(av: Any) -> str:
+        if type(av) is not dict or len(av) != 1:
+            raise BadValue(f"not an AttributeValue (a one-key dict): {short_repr(av)}")
+        for t in av:  # noqa: B007 -- the one key, without building a tuple
+            break
+        v = av[t]
+        if t == "S":
+            if type(v) is str:
+                return '{"s":' + _jstr(v) + "}"
+            raise BadValue(f"S value must be str, got {type(v).__name__}")
+        if t == "N":
+            if is_simple_number(v):
+                return '{"n":"' + v + '"}'
+            return '{"n":"' + check_number(v) + '"}'  # digits, '.', 'e', signs: no escaping
+        if t == "M":
+            if type(v) is not dict:
+                raise BadValue(f"M value must be a dict, got {type(v).__name__}")
+            parts = []
+            for name, sub in v.items():
+                try:
+                    if type(name) is not str:
+                        raise BadValue(f"map key {short_repr(name)} is not a string")
+                    parts.append(_jstr(name) + ":" + encode(sub))
+                except BadValue as err:
+                    err.path.append(name)
+                    raise
+            return '{"m":{' + ",".join(parts) + "}}"
+        if t == "L":
+            if type(v) is not list and type(v) is not tuple:
+                raise BadValue(f"L value must be a list, got {type(v).__name__}")
+            parts = []
+            for sub in v:
+                try:
+                    parts.append(encode(sub))
+                except BadValue as err:
+                    err.path.append(len(parts))
+                    raise
+            return '{"l":[' + ",".join(parts) + "]}"
+        if t == "BOOL":
+            if v is True:
+                return '{"bOOL":true}'
+            if v is False:
+                return '{"bOOL":false}'
+            raise BadValue(f"BOOL value must be bool, got {type(v).__name__}")
+        if t == "NULL":
+            if v is True:
+                return null_text
+            raise BadValue(f"NULL value must be True, got {short_repr(v)}")
+        if t == "B":
+            return '{"b":"' + encode_base64(v) + '"}'
+        if t in ("SS", "NS", "BS"):
+            if type(v) is not list and type(v) is not tuple:
+                raise BadValue(f"{t} value must be a list, got {type(v).__name__}")
+            if not v:
+                raise BadValue(f"empty {t} set")
+            if t == "SS":
+                for m in v:
+                    if type(m) is not str:
+                        raise BadValue(f"SS members must be str, got {type(m).__name__}")
+                return '{"sS":[' + ",".join(map(_jstr, v)) + "]}"
+            if t == "NS":
+                for m in v:
+                    if not is_simple_number(m):
+                        check_number(m)
+                return '{"nS":["' + '","'.join(v) + '"]}'
+            return '{"bS":["' + '","'.join([encode_base64(m) for m in v]) + '"]}'
+        raise BadValue(f"unknown AttributeValue type {t!r}")
+
+    return encode
+
+
+_DP_ENCODERS = {key: _dp_encoder(key) for key in NULL_KEYS}
+
+
+def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") -> str:
+    """Render a low-level item as one Data Pipeline export line (no trailing newline).
+
+    Compact JSON (``,`` and ``:`` separators, as ``json.dumps(..., separators=(",", ":"),
+    ensure_ascii=False)`` would write it), UTF-8 text (no ``\\u`` escapes for non-ASCII),
+    attributes in the item's order, binary as standard padded base64. ``null_key="nULLValue"``
+    writes NULL the way the old service (connector 4.x) did.
+
+    Raises:
+        ValueError: the item is not in the boto3 low-level shape (unknown type, bad number,
+            empty set, wrong Python type), naming the attribute.
+    """
+    encode = _DP_ENCODERS.get(null_key)
+    if encode is None:
+        raise ValueError(f"null_key must be one of {NULL_KEYS}, got {null_key!r}")
+    parts = []
+    for name, av in item.items():
+        if type(name) is not str:
+            raise ValueError(f"attribute name {short_repr(name)} is not a string")
+        try:
+            parts.append(_jstr(name) + ":" + encode(av))
+        except BadValue as err:
+            err.path.append(name)
+            raise ValueError(f"attribute {path_text(err.path)!r}: {err.message}") from None
+    return "{" + ",".join(parts) + "}"

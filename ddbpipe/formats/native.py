@@ -1,0 +1,58 @@
+"""DynamoDB native export lines in DYNAMODB_JSON format: :func:`native_line_to_item`.
+
+Each line is ``{"Item":{...}}`` with DynamoDB's own upper-case type keys; the values go through
+the decoder of :mod:`ddbpipe.formats.typed_json`. Read only: there is no writer for this format.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ddbpipe.errors import ExportFormatError
+from ddbpipe.formats.typed_json import decode_attributes, json_kind, load_json, make_decoder
+from ddbpipe.formats.values import BadValue, Item, format_error
+
+_FIX_NATIVE = (
+    'DynamoDB JSON export lines look like {"Item":{"Id":{"N":"1"}}}; check that the file '
+    "comes from the export's data/ folder and was not truncated or edited."
+)
+
+
+def _no_fallback(key: str) -> Optional[str]:
+    return None
+
+
+_decode_native = make_decoder(
+    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
+    _no_fallback,
+    '{"S":"text"}',
+)
+
+
+def native_line_to_item(line: str) -> Item:
+    """Parse one line of a DynamoDB native export in DYNAMODB_JSON format.
+
+    The line is ``{"Item":{"Id":{"N":"103"},"Pic":{"B":"<base64>"},...}}`` with upper-case type
+    keys. Numbers are checked and kept as written; binary must be strict, padded base64.
+
+    Raises:
+        ExportFormatError: the line is blank or malformed; the message says what and where.
+    """
+    text = line.strip(" \t\r\n")
+    if not text:
+        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
+    try:
+        obj = load_json(text, "the line")
+        if type(obj) is not dict or "Item" not in obj:
+            raise BadValue('the line is not an object with an "Item" member')
+        if len(obj) != 1:
+            others = sorted(k for k in obj if k != "Item")
+            raise BadValue(f'unexpected members {others} next to "Item"')
+        body = obj["Item"]
+        if type(body) is not dict:
+            raise BadValue(f'"Item" is {json_kind(body)}, not an object')
+        return decode_attributes(body, _decode_native)
+    except BadValue as err:
+        raise format_error(err, _FIX_NATIVE) from None
+    except RecursionError:
+        raise ExportFormatError("the line is nested too deeply.", _FIX_NATIVE) from None

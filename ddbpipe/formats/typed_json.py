@@ -1,0 +1,189 @@
+"""JSON text to AttributeValues, for the two JSON export formats (Data Pipeline and native).
+
+Both write an AttributeValue as a one-key JSON object, ``{"n":"1"}`` or ``{"N":"1"}``;
+:func:`make_decoder` builds the converter for one spelling of the type keys, and
+:func:`load_json` parses a line keeping JSON numbers as their text and raw control characters
+inside strings, as the connector reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from ddbpipe.formats.values import (
+    MAX_DIGITS,
+    AttributeValue,
+    BadValue,
+    Item,
+    check_number,
+    decode_base64,
+    is_simple_number,
+    short_repr,
+    simple_number,
+)
+
+
+class _JsonNumber(str):
+    """A bare JSON number, kept as its text (accepted for N/NS only)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+# strict=False: raw control characters inside strings are kept, as Gson (the connector) reads them.
+_JSON = json.JSONDecoder(
+    parse_float=_JsonNumber,
+    parse_int=_JsonNumber,
+    parse_constant=_reject_constant,
+    strict=False,
+)
+json_loads = _JSON.decode
+
+
+def json_kind(x: Any) -> str:
+    if isinstance(x, _JsonNumber):
+        return f"the number {x}"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if x is None:
+        return "null"
+    if isinstance(x, str):
+        return f"the string {short_repr(x)}"
+    if isinstance(x, list):
+        return "an array"
+    return "an object"
+
+
+def _shape_error(v: Any, example: str) -> BadValue:
+    if type(v) is not dict:
+        return BadValue(f"expected a typed value like {example}, got {json_kind(v)}")
+    if not v:
+        return BadValue(f"empty value {{}}: expected a typed value like {example}")
+    return BadValue(f"a value must have exactly one type key, got {sorted(v)}")
+
+
+def _number_member(m: Any, what: str) -> str:
+    if type(m) is _JsonNumber:
+        m = str(m)
+    elif type(m) is not str:
+        raise BadValue(f"{what} must be a string, got {json_kind(m)}")
+    return check_number(m)
+
+
+def _decode_set(t: str, x: Any) -> AttributeValue:
+    if type(x) is not list:
+        raise BadValue(f"{t} value must be an array, got {json_kind(x)}")
+    if not x:
+        raise BadValue(f"empty {t} set (DynamoDB sets have at least one member)")
+    if t == "SS":
+        for m in x:
+            if type(m) is not str:
+                raise BadValue(f"SS members must be strings, got {json_kind(m)}")
+        members: List[Any] = x
+    elif t == "NS":
+        members = [m if is_simple_number(m) else _number_member(m, "NS members") for m in x]
+    else:
+        members = [decode_base64(m) for m in x]
+    if len(set(members)) != len(members):
+        raise BadValue(f"{t} set has duplicate members")
+    return {t: members}
+
+
+def make_decoder(
+    spelling: Mapping[str, str], fallback: Callable[[str], Optional[str]], example: str
+) -> Callable[[Any], AttributeValue]:
+    """Build the JSON-tree -> AttributeValue converter for one spelling of the type keys.
+
+    ``spelling`` maps each type (``"S"``...) to its key in the file; ``"NULL2"`` is an optional
+    second spelling of NULL. Keys matching none go through ``fallback`` (key -> type or None).
+    This is the hot path of imports: keys are compared directly, most frequent types first.
+    """
+    k_s, k_n, k_m, k_l = spelling["S"], spelling["N"], spelling["M"], spelling["L"]
+    k_bool, k_null, k_b = spelling["BOOL"], spelling["NULL"], spelling["B"]
+    k_null2 = spelling.get("NULL2", k_null)
+    canonical = {key: t for t, key in spelling.items()}
+    canonical[k_null2] = "NULL"
+    known = ", ".join(k for k in spelling.values())
+
+    def decode(v: Any) -> AttributeValue:
+        if type(v) is not dict or len(v) != 1:
+            raise _shape_error(v, example)
+        for key in v:  # noqa: B007 -- the one key, without building a tuple
+            break
+        x = v[key]
+        if key == k_s:
+            if type(x) is str:
+                return {"S": x}
+            raise BadValue(f"S value must be a string, got {json_kind(x)}")
+        if key == k_n:
+            if (
+                type(x) is str
+                and len(x) <= MAX_DIGITS
+                and ((x.isdigit() and x.isascii()) or simple_number(x) is not None)
+            ):
+                return {"N": x}
+            return {"N": _number_member(x, "N value")}
+        if key == k_m:
+            if type(x) is not dict:
+                raise BadValue(f"M value must be an object, got {json_kind(x)}")
+            out = {}
+            for name, sub in x.items():
+                try:
+                    out[name] = decode(sub)
+                except BadValue as err:
+                    err.path.append(name)
+                    raise
+            return {"M": out}
+        if key == k_l:
+            if type(x) is not list:
+                raise BadValue(f"L value must be an array, got {json_kind(x)}")
+            items = []
+            for sub in x:
+                try:
+                    items.append(decode(sub))
+                except BadValue as err:
+                    err.path.append(len(items))
+                    raise
+            return {"L": items}
+        if key == k_bool:
+            if type(x) is bool:
+                return {"BOOL": x}
+            raise BadValue(f"BOOL value must be true or false, got {json_kind(x)}")
+        if key in (k_null, k_null2):
+            if x is True:
+                return {"NULL": True}
+            raise BadValue(f"NULL value must be true, got {json_kind(x)}")
+        if key == k_b:
+            return {"B": decode_base64(x)}
+        t = canonical.get(key) or fallback(key)
+        if t is None:
+            raise BadValue(f"unknown type key {key!r} (expected one of {known})")
+        if t in ("SS", "NS", "BS"):
+            return _decode_set(t, x)
+        return decode({spelling[t]: x})  # another spelling of a scalar/container type
+
+    return decode
+
+
+def decode_attributes(obj: Dict[str, Any], decode: Callable[[Any], AttributeValue]) -> Item:
+    item: Item = {}
+    for name, v in obj.items():
+        try:
+            item[name] = decode(v)
+        except BadValue as err:
+            err.path.append(name)
+            raise
+    return item
+
+
+def load_json(text: str, what: str) -> Any:
+    try:
+        return json_loads(text)
+    except json.JSONDecodeError as err:
+        raise BadValue(f"{what} is not valid JSON: {err.msg} at column {err.colno}") from None
+    except ValueError as err:  # NaN / Infinity
+        raise BadValue(f"{what} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise BadValue(f"{what} is nested too deeply") from None
