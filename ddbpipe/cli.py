@@ -52,6 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     for noisy in ("botocore", "boto3", "urllib3", "py4j", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.verbose:  # py4j logs a cancelled call with its trace; ddbpipe says it in a line
+        logging.getLogger("py4j").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args) or 0)
     except DdbpipeError as err:

@@ -497,8 +497,8 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
         if bad:
             first = failures.decode(bad[0]["error"])
             assert first is not None
-            raise with_fix(type(first)(f"{first.what} ({len(bad)} file(s) with errors)",
-                                       first.fix), "Nothing was written.")
+            what = first.what.rstrip(".") + f" ({len(bad)} file(s) with errors)."
+            raise with_fix(type(first)(what, first.fix), "Nothing was written.")
         log.info("validated %d items in %d files", sum(c["items"] for c in checks_), len(checks_))
 
     if info is None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, Callable, Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_received: list[int] = []  # the signals received inside trapped(), first first
 
 
 class Stop(BaseException):
@@ -29,6 +30,18 @@ class Stop(BaseException):
         return signal.Signals(self.signum).name
 
 
+def check() -> None:
+    """Raise :class:`Stop` when a signal came: a failure seen after it (a JVM that went down with
+    the same Ctrl-C, a cancelled job) is its consequence, not the cause to report."""
+    if _received:
+        raise Stop(_received[0])
+
+
+def _quietly(cancel: Callable[[], None]) -> None:
+    with suppress(Exception):  # the JVM may be going down with the same Ctrl-C
+        cancel()
+
+
 @contextmanager
 def trapped(cancel: Callable[[], None]) -> Iterator[None]:
     """Within the block, SIGINT/SIGTERM call ``cancel`` and raise :class:`Stop`."""
@@ -37,11 +50,15 @@ def trapped(cancel: Callable[[], None]) -> Iterator[None]:
         return
 
     def handler(signum: int, _frame: Any) -> None:
-        with suppress(Exception):  # the JVM may be going down with the same Ctrl-C
-            cancel()
+        _received.append(signum)
+        # The main thread may be inside a py4j call on its own connection: cancel from another
+        # thread (its own connection), and do not wait for it.
+        threading.Thread(target=_quietly, args=(cancel,), name="ddbpipe-cancel",
+                         daemon=True).start()
         raise Stop(signum)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    _received.clear()
     try:
         yield
     finally:

@@ -90,8 +90,25 @@ def _run_local(job: Job, args: argparse.Namespace) -> int:
     try:
         _run_trapped(job, spark, cfg, checked)  # the checks are not repeated
     finally:
-        try:
-            spark.stop()
-        except Exception:  # a JVM taken down by the same Ctrl-C: the job's own error counts
-            logging.getLogger(__name__).debug("stopping Spark failed", exc_info=True)
+        _stop(spark)
     return 0
+
+
+def _stop(spark: Any, timeout: float = 60.0) -> None:
+    """Stop the local Spark. From a thread of its own: after a signal the main thread's py4j
+    connection may be mid-call; the JVM may be gone with the same Ctrl-C (the job's own error
+    is what the user is told, never this one)."""
+    import threading
+    import warnings
+
+    def stop() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                spark.stop()
+            except Exception:
+                logging.getLogger(__name__).debug("stopping Spark failed", exc_info=True)
+
+    worker = threading.Thread(target=stop, name="ddbpipe-spark-stop", daemon=True)
+    worker.start()
+    worker.join(timeout)

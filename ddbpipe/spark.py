@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from ddbpipe import failures
+from ddbpipe import failures, interrupts
 from ddbpipe.aws import AwsConfig, frozen_credentials
 from ddbpipe.errors import ConfigError, DdbpipeError, JobFailed
 from ddbpipe.localstack import project_root
@@ -188,6 +188,7 @@ def collect(what: str, job: Callable[[], list[T]]) -> list[T]:
         raise
     except Exception as err:
         log.debug("%s failed", what, exc_info=True)
+        interrupts.check()
         known = failures.from_spark(err)
         if known is not None:
             raise known from err
