@@ -60,17 +60,6 @@ class Denied(Exception):
     response: ClassVar[dict] = {"Error": {"Code": "AccessDeniedException"}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_call_with_retries_retries_one_call_on_throttle_only():
     calls = []
 
@@ -81,7 +70,7 @@ def test_call_with_retries_retries_one_call_on_throttle_only():
         return "ok"
 
     stats = throttle.RetryStats()
-    clock = Clock()
+    clock = FakeClock()
     patience = throttle.Patience("table T", max_wait=30, clock=clock, say=lambda t: None)
     assert throttle.call_with_retries(flaky, stats, patience, sleep=clock.sleep) == "ok"
     assert (stats.throttled, stats.retries, len(calls)) == (3, 3, 4)
@@ -91,7 +80,7 @@ def test_call_with_retries_retries_one_call_on_throttle_only():
 
 
 def test_throttling_is_waited_for_up_to_the_max_retry_time_without_progress():
-    clock, said = Clock(), []
+    clock, said = FakeClock(), []
     patience = throttle.Patience("table T", max_wait=120, clock=clock, say=said.append)
     stats = throttle.RetryStats()
 
@@ -108,7 +97,7 @@ def test_throttling_is_waited_for_up_to_the_max_retry_time_without_progress():
 
 
 def test_progress_resets_the_wait():
-    clock = Clock()
+    clock = FakeClock()
     patience = throttle.Patience("table T", max_wait=100, clock=clock, say=lambda t: None)
     for _ in range(10):  # 900 s of throttling, but some request succeeds every 90 s
         clock.now += 90
@@ -122,7 +111,7 @@ def test_progress_resets_the_wait():
 def test_an_endpoint_that_does_not_answer_is_named_within_a_minute():
     import botocore.exceptions as bex
 
-    clock = Clock()
+    clock = FakeClock()
     patience = throttle.Patience("DynamoDB table T (http://127.0.0.1:9)", max_wait=600,
                                  clock=clock, say=lambda t: None)
     down = bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
