@@ -308,6 +308,29 @@ def test_export_names_a_lost_dynamodb_endpoint_within_a_minute(aws, dynalite, s3
     assert _keys(s3, bucket, "lost/") == []
 
 
+def test_import_names_a_lost_dynamodb_endpoint_within_a_minute(aws, dynalite, s3, ddb, bucket,
+                                                              unique):
+    table = f"lost-imp-{unique}"
+    sample.create_table(ddb, table, read=1000, write=4)  # 2 items a second at 0.5
+    folder = S3Uri(bucket, "lost-import")
+    exports.write_datapipeline(s3, folder, list(sample.sample_items(400)))
+    with CapacityProxy(dynalite.url, port=localstack.free_port(),
+                       config=ProxyConfig(burst_seconds=1.0)) as p:
+        proc = start(aws, "import", "--from", str(folder), "--table", table, *aws_args(aws),
+                     dynamodb=p.url)
+        _wait_until(lambda: len(items_of(ddb, table)) > 0)
+    lost = time.monotonic()
+    out, err = proc.communicate(timeout=300)
+    took = time.monotonic() - lost
+    assert proc.returncode == 2, err[-3000:]
+    waiting = [line for line in err.splitlines() if line.startswith("ddbpipe: waiting: ")]
+    line = one_line(out, "\n".join(x for x in err.splitlines() if x not in waiting))
+    assert line.startswith(f"ddbpipe: error: Nothing answers at DynamoDB table {table} "
+                           f"({p.url}): no connection for 6")
+    assert f"({table} holds part of the export. Re-running the import is safe.)" in line
+    assert 55 < took < 120
+
+
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
 
