@@ -5,8 +5,8 @@
   (scan + each item's export-line ``toString()`` + the pipe, no Python), against the full export
   (+ ``ddbpipe.export.partwriter``: size sampling and the S3 upload).
 * Export, Python side: ``partwriter.write_partition`` on one real data file, under cProfile.
-* Import: one task's ``importer.tasks.write`` (read from S3, parse, BatchWriter) on one data file, under
-  cProfile; the BatchWriter's threads are profiled too (one profile per thread, merged).
+* Import: one task's ``importer.tasks.write`` (read from S3, parse, BatchWriter) on one data
+  file, under cProfile; the BatchWriter's threads are profiled too (one profile per thread, merged).
 """
 
 from __future__ import annotations

@@ -495,7 +495,7 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
                 started = time.monotonic()
                 stats_out = one_task()
                 seconds = time.monotonic() - started
-            rate = stats_out[0]["written"] / seconds
+            rate = stats_out[-1].stats.written / seconds
             (plain if variant == "plain" else lean).append(rate)
             log(f"  one import task ({variant}): {rate:,.0f} items/s")
             stack.drop_table(table)

@@ -9,22 +9,21 @@ folder (:mod:`ddbpipe.export.folder`). On failure the run folder is emptied.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
-from ddbpipe import capacity, failures, interrupts, layout
+from ddbpipe import capacity, interrupts, layout
 from ddbpipe.aws import check_reachable, client, frozen_credentials
 from ddbpipe.errors import DdbpipeError, Interrupted, with_fix
 from ddbpipe.export import folder as s3folder
 from ddbpipe.export.folder import check_bucket, check_writable
-from ddbpipe.export.messages import ENV_VAR, WRITER_MODULE, WriterConfig
+from ddbpipe.export.messages import ENV_VAR, WRITER_MODULE, WriterConfig, read_commits
 from ddbpipe.export.options import ExportConfig, add_options, config_from_args
 from ddbpipe.export.report import TableResult
-from ddbpipe.job import Job, submit_main
+from ddbpipe.job import Job, Report, submit_main
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
     cancel_jobs,
@@ -90,16 +89,12 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                 if watch.error is not None:
                     raise watch.error from None
                 raise
-        messages = [json.loads(m) for m in lines if str(m).strip()]
-        failed = [e for e in map(failures.from_record, messages) if e is not None]
-        if failed:
-            raise failed[0]
-        files = sorted(messages, key=lambda m: m["url"])
-        s3folder.remove_orphans(s3, folder, {S3Uri.parse(m["url"]).key for m in files})
-        result = TableResult(info.name, folder, sum(m["items"] for m in files), files,
-                             sum(m["bytes"] for m in files), time.monotonic() - t0, plan,
+        files = read_commits(lines)
+        s3folder.remove_orphans(s3, folder, {S3Uri.parse(f.url).key for f in files})
+        result = TableResult(info.name, folder, sum(f.items for f in files), files,
+                             sum(f.bytes for f in files), time.monotonic() - t0, plan,
                              time.monotonic() - scan_started)
-        s3folder.commit(s3, folder, layout.manifest_bytes(f["url"] for f in result.files),
+        s3folder.commit(s3, folder, layout.manifest_bytes(f.url for f in result.files),
                         s3folder.sidecar(info, result, cfg.compress, started))
     except interrupts.Stop as stop:
         raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
@@ -127,9 +122,13 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
     return infos
 
 
-def run(spark: Any, cfg: ExportConfig,
-        checked: Optional[list[TableInfo]] = None) -> list[TableResult]:
-    """Export every table of ``cfg``. Checks all inputs before anything is written."""
+def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None,
+        report: Optional[Report] = None) -> list[TableResult]:
+    """Export every table of ``cfg``. Checks all inputs before anything is written.
+
+    Each table's result goes to ``report`` as soon as its folder is committed (the entry points
+    print its summary then), so a later table's failure does not hide the tables already done.
+    """
     timestamp = cfg.timestamp or layout.run_timestamp()
     infos = checked if checked is not None else preflight(cfg)
     s3 = client(cfg.aws, "s3")
@@ -144,7 +143,8 @@ def run(spark: Any, cfg: ExportConfig,
                 raise
             done = ", ".join(f"{r.table} ({r.folder}/)" for r in results)
             raise with_fix(err, f"Finished before it, complete: {done}.") from err
-        print(result.summary(), flush=True)
+        if report is not None:
+            report(result)
         results.append(result)
     return results
 

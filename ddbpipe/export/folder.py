@@ -111,7 +111,7 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
         "tableDefinition": layout.table_definition(info.description),
         "itemCount": result.items,
         "bytes": result.bytes,
-        "files": [{"name": S3Uri.parse(f["url"]).name, "items": f["items"], "bytes": f["bytes"]}
+        "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}
                   for f in result.files],
         "compressed": compressed,
         "startTime": started.isoformat(),

@@ -13,7 +13,6 @@ from the standard chain.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -24,7 +23,7 @@ from typing import IO, Any, Optional
 from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
-from ddbpipe.export.messages import ENV_VAR, WriterConfig
+from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
 from ddbpipe.s3uri import S3Uri
 
 PART_SIZE = 8 * 1024 * 1024
@@ -117,9 +116,9 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str],
         assert sink is not None
         sink.close()
         item_bytes = round(sampled_bytes / sampled * count) if sampled else 0
-        out.write(json.dumps({"url": f"s3://{sink.bucket}/{sink.key}", "items": count,
-                              "bytes": sink.bytes_in, "stored_bytes": sink.bytes_out,
-                              "item_bytes": item_bytes}) + "\n")
+        commit = FileCommit(f"s3://{sink.bucket}/{sink.key}", count, sink.bytes_in,
+                            sink.bytes_out, item_bytes)
+        out.write(commit.to_json() + "\n")
         out.flush()
 
     rest = b""

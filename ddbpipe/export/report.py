@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 from ddbpipe import capacity
+from ddbpipe.export.messages import FileCommit
 from ddbpipe.s3uri import S3Uri
 
 
@@ -14,7 +15,7 @@ class TableResult:
     table: str
     folder: S3Uri
     items: int
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileCommit] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
     plan: Optional[capacity.ReadPlan] = None
@@ -24,7 +25,7 @@ class TableResult:
     def read_units(self) -> float:
         """Read units the scan consumed, from DynamoDB's size of the items (sampled):
         eventually consistent scans cost half a unit per 4 KB."""
-        return sum(f.get("item_bytes", 0) for f in self.files) / 4096 / 2
+        return sum(f.item_bytes for f in self.files) / 4096 / 2
 
     @property
     def achieved_percent(self) -> float:

@@ -32,9 +32,10 @@ from ddbpipe.importer import tasks
 from ddbpipe.importer.options import ImportConfig, add_options, config_from_args
 from ddbpipe.importer.plan import group_files, plan_write, shares
 from ddbpipe.importer.report import ImportResult
-from ddbpipe.importer.sources import DataFile, Source, detect
+from ddbpipe.importer.sources import Source, detect
 from ddbpipe.importer.target import check_keys, create_request, create_table
-from ddbpipe.job import Job, submit_main
+from ddbpipe.importer.writer import WriteStats
+from ddbpipe.job import Job, Report, submit_main
 from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
 
@@ -78,10 +79,13 @@ class _Progress:
 
 
 def run(spark: Any, cfg: ImportConfig,
-        checked: Optional[tuple[Source, Optional[TableInfo]]] = None) -> ImportResult:
+        checked: Optional[tuple[Source, Optional[TableInfo]]] = None,
+        report: Optional[Report] = None) -> ImportResult:
+    """Import ``cfg.source`` into ``cfg.table``. The result goes to ``report`` once the writes
+    (and deletes) are done, before the check that every item read was written."""
     progress = _Progress()
     try:
-        return _run(spark, cfg, checked, progress)
+        return _run(spark, cfg, checked, progress, report)
     except interrupts.Stop as stop:
         raise Interrupted(f"Import into {cfg.table} stopped by {stop.name}; {progress.left(cfg)}",
                           "Re-run the import: it is safe to repeat.", stop.signum) from None
@@ -93,7 +97,7 @@ def run(spark: Any, cfg: ImportConfig,
 
 
 def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional[TableInfo]]],
-         progress: _Progress) -> ImportResult:
+         progress: _Progress, report: Optional[Report]) -> ImportResult:
     t0 = time.monotonic()
     source, info = checked if checked is not None else preflight(cfg)
     ddb = client(cfg.aws, "dynamodb")
@@ -109,7 +113,8 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
     sc = spark.sparkContext
     slots = int(sc.defaultParallelism)
     task = tasks.TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, 1.0,
-                      cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation)
+                            cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation,
+                            keep_keys=cfg.mode == "replace")
     groups = group_files(source.files, max(1, min(slots, len(source.files))))
 
     def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:
@@ -118,14 +123,16 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
 
     if not cfg.skip_validation and source.files:
         progress.phase = "validation"
-        checks_ = spark_job("Validation", partial(tasks.validate, task), groups, len(groups))
-        bad = [c for c in checks_ if c["error"]]
+        checked_files: list[tasks.FileCheck] = spark_job(
+            "Validation", partial(tasks.validate, task), groups, len(groups))
+        bad = [c.error for c in checked_files if c.error]
         if bad:
-            first = failures.decode(bad[0]["error"])
+            first = failures.decode(bad[0])
             assert first is not None
             raise with_fix(type(first)(f"{first.what} ({len(bad)} file(s) with errors)",
                                        first.fix), "Nothing was written.")
-        log.info("validated %d items in %d files", sum(c["items"] for c in checks_), len(checks_))
+        log.info("validated %d items in %d files", sum(c.items for c in checked_files),
+                 len(checked_files))
 
     if info is None:
         info = create_table(ddb, cfg, source)
@@ -139,21 +146,30 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
     result = ImportResult(cfg.table, cfg.aws.region, source, plan, notes=list(source.notes))
 
     w0 = time.monotonic()
+    written = sc.emptyRDD()  # with --mode replace: the keys of the export, from the write pass
     if source.files:
         progress.phase = "writing"
         work = list(zip(shares(groups, plan.budget), groups))
-        for stats in spark_job("Import", partial(tasks.write, task), work, len(work)):
-            result.read += stats["read"]
-            result.written += stats["written"]
-            result.consumed += stats["consumed"]
-            result.throttled += stats["throttled"]
+        written = sc.parallelize(work, len(work)).mapPartitions(partial(tasks.write, task))
+        if task.keep_keys:  # kept for the delete pass: the export is not read a second time
+            from pyspark import StorageLevel
+
+            written.persist(StorageLevel.MEMORY_AND_DISK)
+        done: list[tasks.GroupWritten] = collect(
+            f"Import of {cfg.table}", written.filter(tasks.is_group_written).collect)
+        result.read = sum(g.read for g in done)
+        result.writes = sum((g.stats for g in done), WriteStats())
     result.write_seconds = time.monotonic() - w0
 
     if cfg.mode == "replace":
         progress.phase = "deleting"
-        result.deleted = _replace(sc, cfg, info, task, groups, slots)
+        try:
+            result.deletes = _replace(sc, cfg, info, task, written.filter(tasks.is_key), slots)
+        finally:
+            written.unpersist()
     result.seconds = time.monotonic() - t0
-    print(result.summary(), flush=True)
+    if report is not None:
+        report(result)
     if result.written != result.read - result.skipped:
         raise JobFailed(f"Only {result.written} of {result.read} items were written to "
                         f"{cfg.table}.", "Re-run the import: it is safe to repeat.")
@@ -161,21 +177,20 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
 
 
 def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: tasks.TaskConfig,
-             groups: list[list[DataFile]], slots: int) -> int:
-    """Delete the items of the table whose key is not in the export."""
+             exported: Any, slots: int) -> WriteStats:
+    """Delete the items of the table whose key is not among ``exported`` (an RDD of keys)."""
     read_rate = max(1.0, (info.read_capacity if not info.on_demand and info.read_capacity
                           else capacity.ON_DEMAND_DEFAULT_RCU) * 0.5 / slots)
     scan_task = replace(task, rate=read_rate)
     segments = max(slots, math.ceil(info.size_bytes / capacity.MAX_BYTES_PER_SEGMENT))
-    exported = sc.parallelize(groups, max(1, len(groups))).mapPartitions(
-        partial(tasks.export_keys, task))
     present = sc.parallelize(range(segments), segments).mapPartitions(
         partial(tasks.scan_keys, scan_task, segments))
     extra = present.subtract(exported, numPartitions=slots)
     per_task = replace(task, rate=task.rate / slots)
-    return sum(s["deleted"] for s in collect(
+    deleted: list[WriteStats] = collect(
         f"Deleting from {cfg.table}",
-        lambda: extra.mapPartitions(partial(tasks.delete, per_task)).collect()))
+        lambda: extra.mapPartitions(partial(tasks.delete, per_task)).collect())
+    return sum(deleted, WriteStats())
 
 
 JOB = Job(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ddbpipe.importer.plan import WritePlan
 from ddbpipe.importer.sources import Source
+from ddbpipe.importer.writer import WriteStats
 
 
 @dataclass
@@ -15,14 +16,28 @@ class ImportResult:
     source: Source
     plan: WritePlan
     read: int = 0
-    written: int = 0
-    deleted: int = 0
     skipped: int = 0
-    consumed: float = 0.0
-    throttled: int = 0
     seconds: float = 0.0
     write_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    writes: WriteStats = field(default_factory=WriteStats)  # the write pass's tasks, summed
+    deletes: WriteStats = field(default_factory=WriteStats)  # --mode replace's delete tasks
+
+    @property
+    def written(self) -> int:
+        return self.writes.written
+
+    @property
+    def consumed(self) -> float:
+        return self.writes.consumed
+
+    @property
+    def throttled(self) -> int:
+        return self.writes.throttled
+
+    @property
+    def deleted(self) -> int:
+        return self.deletes.deleted
 
     @property
     def achieved_percent(self) -> float:

@@ -4,7 +4,12 @@ reference). Each creates its own clients; failures it understands leave as a
 
 * :func:`validate` -- parse every line of a group of files, check each key (before any write);
 * :func:`write` -- write a group of files with a :class:`~ddbpipe.importer.writer.BatchWriter`;
-* :func:`export_keys`, :func:`scan_keys`, :func:`delete` -- ``--mode replace``.
+  with ``--mode replace`` it also yields the key of every item it wrote;
+* :func:`scan_keys`, :func:`delete` -- ``--mode replace``: the table's keys, and deleting those
+  the export lacks.
+
+Tasks yield dataclasses (they pickle): :class:`FileCheck`, :class:`GroupWritten`,
+:class:`~ddbpipe.importer.writer.WriteStats`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import DataFile, read_items, s3_chunks
-from ddbpipe.importer.writer import BatchWriter
+from ddbpipe.importer.writer import BatchWriter, WriteStats
 from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_config
 
 
@@ -33,10 +38,39 @@ class TaskConfig:
     threads: int = 4
     max_retry_time: float = MAX_RETRY_SECONDS
     check_keys: bool = False  # in the write pass (when the validation pass was skipped)
+    keep_keys: bool = False  # the write pass also yields the keys it wrote (--mode replace)
 
     def patience(self) -> Patience:
         where = self.aws.endpoint("dynamodb") or self.aws.region
         return Patience(f"DynamoDB table {self.table} ({where})", self.max_retry_time)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The validation of one data file: its items, and its first error as a failures token."""
+
+    url: str
+    items: int
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class GroupWritten:
+    """One group of files written by one task."""
+
+    read: int
+    files: int
+    seconds: float
+    stats: WriteStats
+
+
+def is_group_written(record: Any) -> bool:
+    """Tells the write pass's results from the keys it yields with ``keep_keys``."""
+    return isinstance(record, GroupWritten)
+
+
+def is_key(record: Any) -> bool:
+    return not isinstance(record, GroupWritten)
 
 
 def _check_count(f: DataFile, items: int) -> Optional[str]:
@@ -46,7 +80,7 @@ def _check_count(f: DataFile, items: int) -> Optional[str]:
     return None
 
 
-def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[dict[str, Any]]:
+def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[FileCheck]:
     s3 = client(task.aws, "s3")
     check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     for group in groups:
@@ -69,21 +103,22 @@ def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[dic
             wrong = _check_count(f, items) if error is None else None
             if wrong:
                 error = ExportFormatError(f"{wrong}.", "Restore the file from the original export.")
-            yield {"url": f.url, "items": items,
-                   "error": failures.encode(error) if error else None}
+            yield FileCheck(f.url, items, failures.encode(error) if error else None)
 
 
 
 def write(task: TaskConfig,
-           work: Iterator[tuple[float, list[DataFile]]]) -> Iterator[dict[str, Any]]:
+          work: Iterator[tuple[float, list[DataFile]]]) -> Iterator[Any]:
+    """Write each ``(rate, files)`` group; yields one :class:`GroupWritten` per group and, with
+    ``task.keep_keys``, the key of every item written (what ``--mode replace`` keeps)."""
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
     check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     patience = task.patience()
-    started, read, files = time.monotonic(), 0, 0
-    stats = None
+    started = time.monotonic()
     for rate, group in work:
+        read = files = 0
         with failures.about(f"table {task.table}"):
             writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads)
             try:
@@ -100,6 +135,8 @@ def write(task: TaskConfig,
                                     "into a table with its key schema.")
                             writer.put(item)
                             count += 1
+                            if task.keep_keys:
+                                yield formats.key_of(item, keys)
                         wrong = _check_count(f, count)
                         if wrong:
                             raise ExportFormatError(f"{wrong}.", "Its items were written; "
@@ -108,18 +145,7 @@ def write(task: TaskConfig,
                     files += 1
             finally:
                 stats = writer.close()
-        yield {"read": read, "files": files, "seconds": time.monotonic() - started,
-               **stats.as_dict()}
-
-
-def export_keys(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[Any]:
-    s3 = client(task.aws, "s3")
-    names = [k["AttributeName"] for k in task.key_schema]
-    for group in groups:
-        for f in group:
-            with failures.about(f.url):
-                for _n, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
-                    yield formats.key_of(item, names)
+        yield GroupWritten(read, files, time.monotonic() - started, stats)
 
 
 def scan_keys(task: TaskConfig, total_segments: int,
@@ -151,7 +177,7 @@ def scan_keys(task: TaskConfig, total_segments: int,
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[dict[str, Any]]:
+def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[WriteStats]:
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     names = [k["AttributeName"] for k in task.key_schema]
     with failures.about(f"table {task.table}"):
@@ -162,5 +188,5 @@ def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[dict[str, Any]]:
                 writer.delete({n: {t: v} for n, (t, v) in zip(names, key)})
         finally:
             stats = writer.close()
-    yield stats.as_dict()
+    yield stats
 
