@@ -9,10 +9,10 @@ the Python executors run), :mod:`~ddbpipe.importer.writer` (BatchWriteItem to Dy
 """
 
 from ddbpipe.importer.driver import JOB, main, preflight, run
-from ddbpipe.importer.options import MODES, ImportConfig, add_options, config_from_args
+from ddbpipe.importer.options import MODES, ImportConfig, Mode, add_options, config_from_args
 from ddbpipe.importer.plan import WritePlan, group_files, plan_write, shares
 from ddbpipe.importer.report import ImportResult
-from ddbpipe.importer.sources import DataFile, Source, detect
+from ddbpipe.importer.sources import DataFile, LineFormat, Source, SourceFormat, detect
 from ddbpipe.importer.tasks import TaskConfig
 from ddbpipe.importer.writer import BatchWriter, WriteStats
 
@@ -23,7 +23,10 @@ __all__ = [
     "DataFile",
     "ImportConfig",
     "ImportResult",
+    "LineFormat",
+    "Mode",
     "Source",
+    "SourceFormat",
     "TaskConfig",
     "WritePlan",
     "WriteStats",

@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 from ddbpipe import capacity, failures, interrupts
 from ddbpipe.aws import check_reachable, client
@@ -66,7 +66,7 @@ def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
 class _Progress:
     """What the driver knows of the run, to say what is left when it stops."""
 
-    phase: str = "checks"  # checks | validation | writing | deleting
+    phase: Literal["checks", "validation", "writing", "deleting"] = "checks"
     created: bool = False
 
     def left(self, cfg: ImportConfig) -> str:

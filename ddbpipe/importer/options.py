@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional, get_args
 
 from ddbpipe import capacity, checks
 from ddbpipe.aws import AwsConfig
@@ -13,7 +13,9 @@ from ddbpipe.errors import ConfigError
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.throttle import MAX_RETRY_SECONDS
 
-MODES = ("merge", "replace")
+#: merge adds and replaces items; replace also deletes the items the export lacks.
+Mode = Literal["merge", "replace"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class ImportConfig:
     aws: AwsConfig
     write_percent: float = 0.5
     write_capacity: Optional[int] = None
-    mode: str = "merge"
+    mode: Mode = "merge"
     yes: bool = False
     create_table: bool = False
     skip_validation: bool = False

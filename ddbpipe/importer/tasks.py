@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
-from ddbpipe.importer.sources import DataFile, read_items, s3_chunks
+from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
 from ddbpipe.importer.writer import BatchWriter, WriteStats
 from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_config
 
@@ -31,7 +31,7 @@ from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_
 class TaskConfig:
     aws: AwsConfig
     table: str
-    line_format: str
+    line_format: LineFormat
     key_schema: tuple[dict[str, str], ...]
     attribute_definitions: tuple[dict[str, str], ...]
     rate: float  # units per second: the whole job's for writes, this task's for scans
