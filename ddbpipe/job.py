@@ -45,6 +45,10 @@ class Job:
     #: None for run to do the checks itself; ``report`` receives each final result.
     run: Callable[[Any, Any, Any, Report], Any]
 
+    def main(self, argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
+        """Entry point of ``jobs/<name>_table.py`` (``spark-submit``, an EMR step)."""
+        return submit_main(self, argv, spark)
+
     def parser(self, prog: str) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog=prog, description=self.description)
         self.add_options(parser)

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from ddbpipe import capacity, interrupts, layout
 from ddbpipe.aws import check_reachable, client, frozen_credentials
@@ -23,7 +23,7 @@ from ddbpipe.export.folder import check_bucket, check_writable
 from ddbpipe.export.messages import ENV_VAR, WRITER_MODULE, WriterConfig, read_commits
 from ddbpipe.export.options import ExportConfig, add_options, config_from_args
 from ddbpipe.export.report import TableResult
-from ddbpipe.job import Job, Report, submit_main
+from ddbpipe.job import Job, Report
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
     cancel_jobs,
@@ -158,7 +158,4 @@ JOB = Job(
     run=run,
 )
 
-
-def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
-    """Entry point of ``jobs/export_table.py`` (``spark-submit``, an EMR step)."""
-    return submit_main(JOB, argv, spark)
+main = JOB.main

@@ -43,12 +43,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, metavar="S3_URI",
                         help="s3://BUCKET (folder s3://BUCKET/REGION/TABLE/<time>) or "
                              "s3://BUCKET/PREFIX (folder PREFIX/TABLE/<time>)")
-    parser.add_argument("--read-percent", type=float, default=0.5,
-                        help="fraction of the table's read capacity to use, 0.1..1.5 "
-                             "(default 0.5)")
-    parser.add_argument("--read-capacity", type=int, metavar="RCU",
-                        help="read capacity to plan with (on-demand tables: default "
-                             f"{capacity.ON_DEMAND_DEFAULT_RCU})")
+    checks.add_rate_options(parser, "read", "RCU", capacity.ON_DEMAND_DEFAULT_RCU)
     parser.add_argument("--compress", action="store_true", help="gzip the data files (.gz)")
 
 

@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional
 
 from ddbpipe import capacity, failures, interrupts
 from ddbpipe.aws import check_reachable, client
@@ -35,7 +35,7 @@ from ddbpipe.importer.report import ImportResult
 from ddbpipe.importer.sources import Source, detect
 from ddbpipe.importer.target import check_keys, create_request, create_table
 from ddbpipe.importer.writer import WriteStats
-from ddbpipe.job import Job, Report, submit_main
+from ddbpipe.job import Job, Report
 from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
 
@@ -202,7 +202,4 @@ JOB = Job(
     run=run,
 )
 
-
-def main(argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
-    """Entry point of ``jobs/import_table.py`` (``spark-submit``, an EMR step)."""
-    return submit_main(JOB, argv, spark)
+main = JOB.main

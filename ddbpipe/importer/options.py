@@ -53,12 +53,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                              "export; detected)")
     parser.add_argument("--table", required=True, help="target table (must exist unless "
                                                        "--create-table)")
-    parser.add_argument("--write-percent", type=float, default=0.5,
-                        help="fraction of the table's write capacity to use, 0.1..1.5 "
-                             "(default 0.5)")
-    parser.add_argument("--write-capacity", type=int, metavar="WCU",
-                        help="write capacity to plan with (on-demand tables: default "
-                             f"{capacity.ON_DEMAND_DEFAULT_WCU})")
+    checks.add_rate_options(parser, "write", "WCU", capacity.ON_DEMAND_DEFAULT_WCU)
     parser.add_argument("--mode", choices=MODES, default="merge",
                         help="merge (default): add and replace items; replace: also delete "
                              "items the export lacks (needs --yes)")
