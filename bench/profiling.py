@@ -3,10 +3,10 @@
 * Export, JVM side: the same connector read as ``ddbpipe export`` (same plan, same Hadoop
   configuration) ending in ``count()`` (the connector's scan alone), then piped to ``wc -l``
   (scan + each item's export-line ``toString()`` + the pipe, no Python), against the full export
-  (+ ``ddbpipe.partwriter``: size sampling and the S3 upload).
+  (+ ``ddbpipe.export.partwriter``: size sampling and the S3 upload).
 * Export, Python side: ``partwriter.write_partition`` on one real data file, under cProfile.
-* Import: one task's ``importer._write`` (read from S3, parse, BatchWriter) on one data file, under
-  cProfile; the BatchWriter's threads are profiled too (one profile per thread, merged).
+* Import: one task's ``importer.tasks.write`` (read from S3, parse, BatchWriter) on one data
+  file, under cProfile; the BatchWriter's threads are profiled too (one profile per thread, merged).
 """
 
 from __future__ import annotations

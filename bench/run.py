@@ -433,10 +433,11 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
     data file, and Java Flight Recorder on the JVM during one more export."""
     import io
 
-    from ddbpipe import capacity, importer, partwriter
+    from ddbpipe import capacity, importer
     from ddbpipe.aws import client
+    from ddbpipe.export import partwriter
+    from ddbpipe.importer import DataFile, detect
     from ddbpipe.s3uri import S3Uri
-    from ddbpipe.sources import DataFile, detect
     from ddbpipe.tables import TableInfo
 
     source = detect(stack.s3, S3Uri.parse(folder))
@@ -481,20 +482,20 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
     for variant in ("plain", "no-validation") * 3 + ("profiled",):
         stack.create_table(table)
         info = stack.ddb.describe_table(TableName=table)["Table"]
-        task = importer.TaskConfig(stack.aws, table, source.line_format,
+        task = importer.tasks.TaskConfig(stack.aws, table, source.line_format,
                                    tuple(dict(k) for k in info["KeySchema"]),
                                    tuple(dict(a) for a in info["AttributeDefinitions"]),
                                    rate=1e9, threads=4)
-        # importer._write takes (rate, files) pairs: this task's write budget and its files.
-        one_task = partial(lambda t: list(importer._write(t, iter([(1e9, [slice_file])]))),
+        # importer.tasks.write takes (rate, files) pairs: this task's write budget and its files.
+        one_task = partial(lambda t: list(importer.tasks.write(t, iter([(1e9, [slice_file])]))),
                            task)
         if variant != "profiled":
-            with (_without_parameter_validation(importer) if variant == "no-validation"
+            with (_without_parameter_validation(importer.tasks) if variant == "no-validation"
                   else contextlib.nullcontext()):
                 started = time.monotonic()
                 stats_out = one_task()
                 seconds = time.monotonic() - started
-            rate = stats_out[0]["written"] / seconds
+            rate = stats_out[-1].stats.written / seconds
             (plain if variant == "plain" else lean).append(rate)
             log(f"  one import task ({variant}): {rate:,.0f} items/s")
             stack.drop_table(table)

@@ -26,7 +26,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 from ddbpipe.checks import check_table_name
 from ddbpipe.errors import ConfigError
@@ -68,7 +68,8 @@ STAGED_CONNECTOR_JAR = "/opt/ddbpipe/lib/emr-ddb-hadoop.jar"
 BOOTSTRAP_ACTION_NAME = "ddbpipe-install"
 BOOTSTRAP_SCRIPT = "install-ddbpipe.sh"
 REQUIREMENTS_FILE = "requirements.txt"
-JOB_FILES = {"export": "export_table.py", "import": "import_table.py"}
+JobKind = Literal["export", "import"]
+JOB_FILES: dict[JobKind, str] = {"export": "export_table.py", "import": "import_table.py"}
 RUNS_FOLDER = "ddbpipe-runs"
 SCHEDULES_FOLDER = "ddbpipe-schedules"
 
@@ -119,7 +120,7 @@ def check_cluster_id(cluster_id: str) -> str:
 class JobSpec:
     """One run of a job: its own argv (as the local command would pass it) and what sizing needs."""
 
-    kind: str  # "export" | "import"
+    kind: JobKind
     args: tuple[str, ...]
     tables: tuple[str, ...]
     region: str
@@ -246,7 +247,7 @@ class Staging:
     def bootstrap_uri(self) -> str:
         return str(self.prefix.join("bootstrap", BOOTSTRAP_SCRIPT))
 
-    def job_uri(self, kind: str) -> str:
+    def job_uri(self, kind: JobKind) -> str:
         return str(self.prefix.join("jobs", JOB_FILES[kind]))
 
 

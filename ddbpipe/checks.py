@@ -8,9 +8,10 @@ checked where S3 URIs are parsed (:class:`ddbpipe.s3uri.S3Uri`).
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
-from typing import Optional
+from typing import Literal, Optional
 
 from ddbpipe.errors import ConfigError
 
@@ -56,3 +57,14 @@ def check_seconds(value: float, option: str, minimum: float = 1.0) -> float:
         raise ConfigError(f"{option} {value} is too short.",
                           f"Give a number of seconds >= {minimum:g}.")
     return value
+
+
+def add_rate_options(parser: argparse.ArgumentParser, direction: Literal["read", "write"],
+                     unit: str, on_demand_default: int) -> None:
+    """``--read-percent``/``--read-capacity`` (export) or ``--write-...`` (import)."""
+    parser.add_argument(f"--{direction}-percent", type=float, default=0.5,
+                        help=f"fraction of the table's {direction} capacity to use, 0.1..1.5 "
+                             "(default 0.5)")
+    parser.add_argument(f"--{direction}-capacity", type=int, metavar=unit,
+                        help=f"{direction} capacity to plan with (on-demand tables: default "
+                             f"{on_demand_default})")

@@ -44,6 +44,7 @@ def main() -> int:
 
 def _demo(servers: dict[str, localstack.Server]) -> int:
     from ddbpipe import export
+    from ddbpipe.job import print_summary
     from ddbpipe.s3uri import S3Uri
     from ddbpipe.spark import local_session
 
@@ -70,7 +71,7 @@ def _demo(servers: dict[str, localstack.Server]) -> int:
     cfg = export.ExportConfig(tables=(SOURCE,), dest=S3Uri(BUCKET), aws=aws, read_percent=1.0)
     spark = local_session(aws, "ddbpipe-demo")
     try:
-        (result,) = export.run(spark, cfg)
+        (result,) = export.run(spark, cfg, report=print_summary)
     finally:
         spark.stop()
 
@@ -80,7 +81,7 @@ def _demo(servers: dict[str, localstack.Server]) -> int:
     _banner("manifest")
     body = s3.get_object(Bucket=BUCKET, Key=result.folder.join(layout.MANIFEST).key)["Body"]
     print(body.read().decode())
-    first = result.files[0]["url"] if result.files else None
+    first = result.files[0].url if result.files else None
     if first:
         key = S3Uri.parse(first)
         line = s3.get_object(Bucket=key.bucket, Key=key.key, Range="bytes=0-400")["Body"].read()
@@ -99,7 +100,7 @@ def _demo(servers: dict[str, localstack.Server]) -> int:
                                  write_percent=1.0, create_table=True)
     spark = local_session(aws, "ddbpipe-demo-import")
     try:
-        imported = importer.run(spark, icfg)
+        imported = importer.run(spark, icfg, report=print_summary)
     finally:
         spark.stop()
 

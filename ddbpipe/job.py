@@ -1,8 +1,10 @@
 """What the export and import jobs share: their spark-submit entry point and their local command.
 
-A job is argv -> frozen config -> ``run(spark, cfg)``. Under ``spark-submit`` (an EMR step) the
-session comes as it is; ``ddbpipe export|import`` first runs the job's preflight checks (a second,
-no Spark), then starts a local session with the connector, S3A and the endpoints.
+A job is argv -> frozen config -> ``run(spark, cfg)``, which returns its results; printing them is
+the entry point's job (:func:`print_summary`, handed to ``run`` as its ``report``). Under
+``spark-submit`` (an EMR step) the session comes as it is; ``ddbpipe export|import`` first runs
+the job's preflight checks (a second, no Spark), then starts a local session with the connector,
+S3A and the endpoints.
 """
 
 from __future__ import annotations
@@ -11,11 +13,25 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 from ddbpipe.aws import AwsConfig, add_aws_options, resolve
 from ddbpipe.errors import DdbpipeError, one_line
 from ddbpipe.interrupts import trapped
+
+
+class Summarized(Protocol):
+    def summary(self) -> str: ...
+
+
+#: What a job's ``run`` hands each result to when it is final (a table exported, an import
+#: finished), before it goes on or raises.
+Report = Callable[[Summarized], None]
+
+
+def print_summary(result: Summarized) -> None:
+    """The entry points' report: the result's summary line on stdout."""
+    print(result.summary(), flush=True)
 
 
 @dataclass(frozen=True)
@@ -25,9 +41,13 @@ class Job:
     add_options: Callable[[argparse.ArgumentParser], None]
     config_from_args: Callable[[argparse.Namespace, AwsConfig], Any]
     preflight: Callable[[Any], Any]
-    #: ``run(spark, cfg, checked)``: ``checked`` is what ``preflight(cfg)`` returned, or None
-    #: for run to do the checks itself.
-    run: Callable[[Any, Any, Any], Any]
+    #: ``run(spark, cfg, checked, report)``: ``checked`` is what ``preflight(cfg)`` returned, or
+    #: None for run to do the checks itself; ``report`` receives each final result.
+    run: Callable[[Any, Any, Any, Report], Any]
+
+    def main(self, argv: Optional[Sequence[str]] = None, spark: Any = None) -> int:
+        """Entry point of ``jobs/<name>_table.py`` (``spark-submit``, an EMR step)."""
+        return submit_main(self, argv, spark)
 
     def parser(self, prog: str) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog=prog, description=self.description)
@@ -66,7 +86,7 @@ def _run_trapped(job: Job, spark: Any, cfg: Any, checked: Any) -> Any:
     from ddbpipe.spark import cancel_jobs
 
     with trapped(cancel_jobs):
-        return job.run(spark, cfg, checked)
+        return job.run(spark, cfg, checked, print_summary)
 
 
 def register_local(sub: argparse._SubParsersAction[argparse.ArgumentParser], job: Job,

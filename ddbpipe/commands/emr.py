@@ -43,7 +43,7 @@ JOB_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 }
 
 
-def job_args(kind: str, args: argparse.Namespace) -> list[str]:
+def job_args(kind: d.JobKind, args: argparse.Namespace) -> list[str]:
     """The job's own options of ``args`` as an argv list, from the job's option definitions.
 
     Whatever option the job gains is carried without a change here; only store, store_true and
@@ -71,7 +71,7 @@ def job_args(kind: str, args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def job_spec(kind: str, args: argparse.Namespace, aws: AwsConfig) -> d.JobSpec:
+def job_spec(kind: d.JobKind, args: argparse.Namespace, aws: AwsConfig) -> d.JobSpec:
     """Validate the job's options as the job will (before any cluster is paid for)."""
     if kind == "export":
         from ddbpipe import export

@@ -129,7 +129,7 @@ def test_failed_task_leaves_no_export_behind(aws, spark, ddb, s3, bucket, unique
     sample.create_table(ddb, name)
     sample.put_items(ddb, name, sample.sample_items(50))
     failing = [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(3)"]
-    monkeypatch.setattr(export, "_writer_command", lambda spark: failing)
+    monkeypatch.setattr(export.driver, "_writer_command", lambda spark: failing)
     cfg = export.ExportConfig((name,), S3Uri(bucket), aws, timestamp="2026-01-01-00-00-00")
 
     with pytest.raises(JobFailed, match=f"Export of {name} failed"):

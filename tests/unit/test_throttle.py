@@ -3,7 +3,7 @@ from typing import ClassVar
 import pytest
 
 from ddbpipe import errors, importer, throttle
-from ddbpipe.sources import DataFile
+from ddbpipe.importer import DataFile
 from ddbpipe.tables import TableInfo
 
 

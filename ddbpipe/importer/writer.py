@@ -31,16 +31,26 @@ class UnprocessedItems(Exception):
 
 @dataclass
 class WriteStats:
+    """What a BatchWriter did; a task returns it as it is (it pickles)."""
+
     written: int = 0
     deleted: int = 0
     consumed: float = 0.0
     unprocessed_retries: int = 0
     retry: RetryStats = field(default_factory=RetryStats)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "deleted": self.deleted, "consumed": self.consumed,
-                "unprocessed_retries": self.unprocessed_retries,
-                "throttled": self.retry.throttled, "transient": self.retry.transient}
+    @property
+    def throttled(self) -> int:
+        return self.retry.throttled
+
+    def __add__(self, other: WriteStats) -> WriteStats:
+        """Two tasks' stats together (the driver: ``sum(stats, WriteStats())``)."""
+        return WriteStats(
+            self.written + other.written, self.deleted + other.deleted,
+            self.consumed + other.consumed, self.unprocessed_retries + other.unprocessed_retries,
+            RetryStats(self.retry.throttled + other.retry.throttled,
+                       self.retry.transient + other.retry.transient,
+                       self.retry.retries + other.retry.retries))
 
 
 class BatchWriter:

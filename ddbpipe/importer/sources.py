@@ -21,11 +21,17 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Literal, Optional
 
 from ddbpipe import formats, layout
 from ddbpipe.errors import ExportFormatError, IncompleteExport
 from ddbpipe.s3uri import S3Uri
+
+#: What wrote a folder, as the report and the sidecar-less formats name it.
+SourceFormat = Literal["ddbpipe", "datapipeline", "files", "native-json", "native-ion"]
+#: How a data file's lines are read: Data Pipeline JSON/Hive (ddbpipe, datapipeline, files) or
+#: DynamoDB's native export in DYNAMODB_JSON or ION.
+LineFormat = Literal["datapipeline", "native-json", "native-ion"]
 
 NATIVE_SUMMARY = "manifest-summary.json"
 NATIVE_FILES = "manifest-files.json"
@@ -42,7 +48,7 @@ class DataFile:
 @dataclass
 class Source:
     folder: S3Uri
-    format: str  # ddbpipe | datapipeline | files | native-json | native-ion
+    format: SourceFormat
     files: list[DataFile]
     sidecar: Optional[dict[str, Any]] = None
     key_schema: Optional[list[dict[str, str]]] = None
@@ -53,9 +59,11 @@ class Source:
     incomplete: Optional[str] = None
 
     @property
-    def line_format(self) -> str:
+    def line_format(self) -> LineFormat:
         """How lines are read: ``datapipeline`` (JSON/Hive), ``native-json`` or ``native-ion``."""
-        return self.format if self.format.startswith("native") else "datapipeline"
+        if self.format == "native-json" or self.format == "native-ion":
+            return self.format
+        return "datapipeline"
 
     @property
     def total_bytes(self) -> int:
@@ -195,7 +203,7 @@ def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Sourc
     data = base.join("data")
     keys = sorted(k for k in objects if k.startswith(data.prefix))
     files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in keys]
-    kind = "native-ion" if keys and keys[0].endswith(".ion.gz") else "native-json"
+    kind: SourceFormat = "native-ion" if keys and keys[0].endswith(".ion.gz") else "native-json"
     return Source(base, kind, files, incomplete=(
         f"{base}/ has no {NATIVE_SUMMARY}: the DynamoDB export has not finished (or failed)"))
 
@@ -282,7 +290,7 @@ def _native(s3: Any, folder: S3Uri, summary_key: str, objects: dict[str, int]) -
     arn = str(summary.get("tableArn", ""))
     if arn.startswith("arn:"):
         region = arn.split(":")[3] or None
-    kind = "native-ion" if fmt == "ION" else "native-json"
+    kind: SourceFormat = "native-ion" if fmt == "ION" else "native-json"
     return Source(base, kind, files, source_region=region, notes=notes)
 
 
@@ -351,7 +359,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def line_parser(line_format: str) -> Callable[[str], formats.Item]:
+def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
     if line_format == "native-json":
         return formats.native_line_to_item
     if line_format == "native-ion":
@@ -360,7 +368,7 @@ def line_parser(line_format: str) -> Callable[[str], formats.Item]:
 
 
 def read_items(chunks: Iterator[bytes], url: str,
-               line_format: str) -> Iterator[tuple[int, formats.Item]]:
+               line_format: LineFormat) -> Iterator[tuple[int, formats.Item]]:
     """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
     error naming ``url`` and the line number."""
     parse = line_parser(line_format)

@@ -1,5 +1,7 @@
 """The export's partition writer: item lines on stdin, Data Pipeline data files in S3.
 
+Run as ``python -m ddbpipe.export.partwriter``, one process per partition.
+
 Spark pipes each partition of the connector's RDD into one of these processes
 (``RDD.pipe``): the JVM writes every item as its export-format JSON line
 (``DynamoDBItemWritable.toString()``), so items never pass through Python pickling. This process
@@ -11,44 +13,23 @@ from the standard chain.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
 import uuid
 import zlib
-from dataclasses import asdict, dataclass
 from typing import IO, Any, Optional
 
 from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
-from ddbpipe.layout import ITEMS_PER_FILE
+from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
 from ddbpipe.s3uri import S3Uri
 
-ENV_VAR = "DDBPIPE_WRITER"
 PART_SIZE = 8 * 1024 * 1024
 #: Lines parsed per chunk (1 MiB) to measure DynamoDB's size of the items for the report of
 #: consumed read capacity; parsing every line would cost more than writing it.
 SIZE_SAMPLE = 16
-
-
-@dataclass(frozen=True)
-class WriterConfig:
-    folder: str  # s3://bucket/prefix/of/the/run
-    region: str
-    endpoints: dict[str, str]
-    profile: Optional[str] = None
-    items_per_file: int = ITEMS_PER_FILE
-    compress: bool = False
-    verbose: bool = False
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_env(cls, text: str) -> WriterConfig:
-        return cls(**json.loads(text))
 
 
 class S3Sink:
@@ -135,9 +116,9 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str],
         assert sink is not None
         sink.close()
         item_bytes = round(sampled_bytes / sampled * count) if sampled else 0
-        out.write(json.dumps({"url": f"s3://{sink.bucket}/{sink.key}", "items": count,
-                              "bytes": sink.bytes_in, "stored_bytes": sink.bytes_out,
-                              "item_bytes": item_bytes}) + "\n")
+        commit = FileCommit(f"s3://{sink.bucket}/{sink.key}", count, sink.bytes_in,
+                            sink.bytes_out, item_bytes)
+        out.write(commit.to_json() + "\n")
         out.flush()
 
     rest = b""

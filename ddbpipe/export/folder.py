@@ -1,0 +1,151 @@
+"""The life of an export's run folder in S3: checked before Spark starts, started with an
+in-progress marker, cleared of the files of retried task attempts, committed (``manifest``, the
+``ddbpipe-export.json`` sidecar, ``_SUCCESS`` last) or, on failure, emptied so that nothing that
+looks like an export is left behind."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Collection, Optional, Sequence
+
+from ddbpipe import __version__, layout
+from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.export.report import TableResult
+from ddbpipe.s3uri import S3Uri
+from ddbpipe.tables import TableInfo
+from ddbpipe.throttle import error_code
+
+log = logging.getLogger(__name__)
+
+
+def check_bucket(s3: Any, dest: S3Uri, endpoint: Optional[str]) -> None:
+    """HeadBucket, with the failure told as the user would fix it."""
+    import botocore.exceptions
+
+    try:
+        s3.head_bucket(Bucket=dest.bucket)
+    except botocore.exceptions.ClientError as err:
+        code = error_code(err)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise BucketError(f"Bucket {dest.bucket!r} does not exist.",
+                              "Create it first, or fix --to.") from err
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise BucketError(f"Bucket {dest.bucket!r} cannot be read with these credentials.",
+                              "Grant s3:ListBucket on it (see `ddbpipe iam policy`).") from err
+        raise
+    except botocore.exceptions.EndpointConnectionError as err:
+        raise EndpointUnreachable(f"Cannot reach S3 at {endpoint or 'its AWS endpoint'}.",
+                                  "Fix --endpoint-url / AWS_ENDPOINT_URL_S3.") from err
+
+
+def _put(s3: Any, where: S3Uri, key: S3Uri, body: bytes) -> None:
+    """PutObject, an AccessDenied told as the permission to grant on ``where``."""
+    import botocore.exceptions
+
+    try:
+        s3.put_object(Bucket=key.bucket, Key=key.key, Body=body)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) in ("403", "AccessDenied"):
+            raise BucketError(f"Cannot write to {where}/ (AccessDenied).",
+                              "Grant s3:PutObject on the export prefix (see `ddbpipe iam "
+                              "policy`).") from err
+        raise
+
+
+def check_writable(s3: Any, dest: S3Uri) -> None:
+    """Write and delete a probe object under ``dest``: a bucket we may read but not write fails
+    here, in a second, instead of after Spark has started."""
+    probe = dest.join(f"_ddbpipe-write-check-{uuid.uuid4().hex[:12]}")
+    _put(s3, dest, probe, b"")
+    s3.delete_object(Bucket=probe.bucket, Key=probe.key)
+
+
+def _list_keys(s3: Any, folder: S3Uri) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
+                                                             Prefix=folder.prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def _delete_keys(s3: Any, bucket: str, keys: Sequence[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk],
+                                                 "Quiet": True})
+
+
+def start(s3: Any, folder: S3Uri) -> None:
+    """Refuse a folder that holds anything; mark the new one as in progress."""
+    existing = _list_keys(s3, folder)
+    if existing:
+        raise ConfigError(f"{folder}/ already holds {len(existing)} objects.",
+                          "Export to a new folder (each run takes a new timestamp).")
+    _put(s3, folder, folder.join(layout.IN_PROGRESS),
+         b"export in progress; no _SUCCESS means not finished\n")
+
+
+def remove_orphans(s3: Any, folder: S3Uri, committed: Collection[str]) -> None:
+    """Delete the files of failed task attempts that Spark retried: every key of the folder but
+    the ``committed`` data files and the in-progress marker."""
+    keep = set(committed) | {folder.join(layout.IN_PROGRESS).key}
+    orphans = [k for k in _list_keys(s3, folder) if k not in keep]
+    if orphans:
+        _delete_keys(s3, folder.bucket, orphans)
+
+
+def sidecar(info: TableInfo, result: TableResult, compressed: bool,
+            started: datetime) -> dict[str, Any]:
+    """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read)."""
+    plan = result.plan
+    assert plan is not None
+    return {
+        "toolVersion": __version__,
+        "table": info.name,
+        "region": info.region,
+        "keySchema": info.description["KeySchema"],
+        "attributeDefinitions": info.description["AttributeDefinitions"],
+        "billingMode": info.billing_mode,
+        "tableDefinition": layout.table_definition(info.description),
+        "itemCount": result.items,
+        "bytes": result.bytes,
+        "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}
+                  for f in result.files],
+        "compressed": compressed,
+        "startTime": started.isoformat(),
+        "endTime": datetime.now(timezone.utc).isoformat(),
+        "seconds": round(result.seconds, 3),
+        "readPercent": plan.percent,
+        "readCapacity": plan.capacity,
+        "readCapacitySource": plan.capacity_source,
+        "consumedReadUnits": round(result.read_units, 1),
+        "achievedReadPercent": round(result.achieved_percent, 4),
+        "segments": plan.segments,
+        "tasks": plan.tasks,
+        "tableItemCountEstimate": info.item_count,
+        "tableSizeBytesEstimate": info.size_bytes,
+    }
+
+
+def commit(s3: Any, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> None:
+    """Manifest, sidecar, then ``_SUCCESS`` last: an import takes the folder only once it is
+    there."""
+    put = s3.put_object
+    put(Bucket=folder.bucket, Key=folder.join(layout.MANIFEST).key, Body=manifest)
+    put(Bucket=folder.bucket, Key=folder.join(layout.SIDECAR).key,
+        Body=layout.sidecar_bytes(side))
+    s3.delete_object(Bucket=folder.bucket, Key=folder.join(layout.IN_PROGRESS).key)
+    put(Bucket=folder.bucket, Key=folder.join(layout.SUCCESS).key, Body=b"")
+
+
+def abort(s3: Any, folder: S3Uri) -> str:
+    """Empty the run folder of a failed export; returns what the user is told about it."""
+    try:
+        _delete_keys(s3, folder.bucket, _list_keys(s3, folder))
+    except Exception as err:  # keep the original error; say what is left
+        log.debug("could not clean %s/", folder, exc_info=True)
+        return (f"{folder}/ could not be emptied ({type(err).__name__}): it holds an unfinished "
+                "export (no _SUCCESS, so no import takes it); delete it by hand.")
+    return f"{folder}/ was emptied."

@@ -1,0 +1,205 @@
+"""The import's driver: checks, validation pass, table creation, write pass, replace.
+
+``run(spark, cfg)``:
+
+1. Looks at the folder (:func:`ddbpipe.importer.sources.detect`): Data Pipeline, ddbpipe, DynamoDB
+   native JSON or ION, with or without manifest; resolves a copied manifest inside the folder.
+2. Checks before the first write: the target table exists (or ``--create-table`` makes it from the
+   sidecar, after validation), its key schema equals the export's, and, unless
+   ``--skip-validation``, a Spark pass parses every line and checks every item's key against the
+   table (errors name file and line).
+3. Writes from Spark tasks with BatchWriteItem (:mod:`ddbpipe.importer.tasks`): the write budget
+   (capacity x percent) is split over the tasks that run at once, so it holds for the whole job;
+   throttles and unprocessed items are retried per request with backoff and jitter.
+4. ``--mode replace`` then deletes the items the export does not hold (a reset to a baseline).
+
+Items with the key of an existing item replace it; other items stay (the old service's rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, Literal, Optional
+
+from ddbpipe import capacity, failures, interrupts
+from ddbpipe.aws import check_reachable, client
+from ddbpipe.errors import DdbpipeError, Interrupted, JobFailed, TableNotFound, with_fix
+from ddbpipe.importer import tasks
+from ddbpipe.importer.options import ImportConfig, add_options, config_from_args
+from ddbpipe.importer.plan import group_files, plan_write, shares
+from ddbpipe.importer.report import ImportResult
+from ddbpipe.importer.sources import Source, detect
+from ddbpipe.importer.target import check_keys, create_request, create_table
+from ddbpipe.importer.writer import WriteStats
+from ddbpipe.job import Job, Report
+from ddbpipe.spark import collect
+from ddbpipe.tables import TableInfo, describe
+
+log = logging.getLogger(__name__)
+
+
+def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
+    """Checks that need no Spark: endpoints, the folder, the table and its key schema. A table
+    that ``--create-table`` will make is None here: it is created only after validation."""
+    check_reachable(cfg.aws, "s3")
+    check_reachable(cfg.aws, "dynamodb")
+    s3, ddb = client(cfg.aws, "s3"), client(cfg.aws, "dynamodb")
+    source = detect(s3, cfg.source, cfg.allow_incomplete)
+    try:
+        info: Optional[TableInfo] = describe(ddb, cfg.table, cfg.aws.region,
+                                             cfg.aws.endpoint("dynamodb"))
+    except TableNotFound:
+        if not cfg.create_table:
+            raise
+        create_request(cfg, source)  # raises when the export cannot say how
+        info = None
+    if info is not None:
+        check_keys(info, source)
+    return source, info
+
+
+@dataclass
+class _Progress:
+    """What the driver knows of the run, to say what is left when it stops."""
+
+    phase: Literal["checks", "validation", "writing", "deleting"] = "checks"
+    created: bool = False
+
+    def left(self, cfg: ImportConfig) -> str:
+        if self.phase in ("checks", "validation"):
+            return f"nothing was written to {cfg.table}."
+        text = f"{cfg.table} holds part of the export."
+        if self.created:
+            text += f" It was created by this import ({cfg.table})."
+        return text
+
+
+def run(spark: Any, cfg: ImportConfig,
+        checked: Optional[tuple[Source, Optional[TableInfo]]] = None,
+        report: Optional[Report] = None) -> ImportResult:
+    """Import ``cfg.source`` into ``cfg.table``. The result goes to ``report`` once the writes
+    (and deletes) are done, before the check that every item read was written."""
+    progress = _Progress()
+    try:
+        return _run(spark, cfg, checked, progress, report)
+    except interrupts.Stop as stop:
+        raise Interrupted(f"Import into {cfg.table} stopped by {stop.name}; {progress.left(cfg)}",
+                          "Re-run the import: it is safe to repeat.", stop.signum) from None
+    except DdbpipeError as err:
+        if progress.phase in ("writing", "deleting"):
+            raise with_fix(err, f"({progress.left(cfg)} Re-running the import is safe.)"
+                           ) from err
+        raise
+
+
+def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional[TableInfo]]],
+         progress: _Progress, report: Optional[Report]) -> ImportResult:
+    t0 = time.monotonic()
+    source, info = checked if checked is not None else preflight(cfg)
+    ddb = client(cfg.aws, "dynamodb")
+    for note in source.notes:
+        print(note, flush=True)
+    if info is None:  # --create-table: validate against the export's own key schema first
+        definition = create_request(cfg, source)
+        schema = tuple(dict(k) for k in definition["KeySchema"])
+        attrs = tuple(dict(a) for a in definition["AttributeDefinitions"])
+    else:
+        schema = tuple(dict(k) for k in info.description["KeySchema"])
+        attrs = tuple(dict(a) for a in info.description["AttributeDefinitions"])
+    sc = spark.sparkContext
+    slots = int(sc.defaultParallelism)
+    task = tasks.TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, 1.0,
+                            cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation,
+                            keep_keys=cfg.mode == "replace")
+    groups = group_files(source.files, max(1, min(slots, len(source.files))))
+
+    def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:
+        return collect(f"{what} of {cfg.table}",
+                       lambda: sc.parallelize(data, max(1, slices)).mapPartitions(fn).collect())
+
+    if not cfg.skip_validation and source.files:
+        progress.phase = "validation"
+        checked_files: list[tasks.FileCheck] = spark_job(
+            "Validation", partial(tasks.validate, task), groups, len(groups))
+        bad = [c.error for c in checked_files if c.error]
+        if bad:
+            first = failures.decode(bad[0])
+            assert first is not None
+            what = first.what.rstrip(".") + f" ({len(bad)} file(s) with errors)."
+            raise with_fix(type(first)(what, first.fix), "Nothing was written.")
+        log.info("validated %d items in %d files", sum(c.items for c in checked_files),
+                 len(checked_files))
+
+    if info is None:
+        info = create_table(ddb, cfg, source)
+        progress.created = True
+        check_keys(info, source)
+    plan = plan_write(info, cfg.write_percent, slots, len(source.files), cfg.write_capacity)
+    for warning in plan.warnings:
+        log.warning(warning)
+    task = replace(task, rate=plan.budget)
+    groups = group_files(source.files, plan.tasks)
+    result = ImportResult(cfg.table, cfg.aws.region, source, plan, notes=list(source.notes))
+
+    w0 = time.monotonic()
+    written = sc.emptyRDD()  # with --mode replace: the keys of the export, from the write pass
+    if source.files:
+        progress.phase = "writing"
+        work = list(zip(shares(groups, plan.budget), groups))
+        written = sc.parallelize(work, len(work)).mapPartitions(partial(tasks.write, task))
+        if task.keep_keys:  # kept for the delete pass: the export is not read a second time
+            from pyspark import StorageLevel
+
+            written.persist(StorageLevel.MEMORY_AND_DISK)
+        done: list[tasks.GroupWritten] = collect(
+            f"Import of {cfg.table}", written.filter(tasks.is_group_written).collect)
+        result.read = sum(g.read for g in done)
+        result.writes = sum((g.stats for g in done), WriteStats())
+    result.write_seconds = time.monotonic() - w0
+
+    if cfg.mode == "replace":
+        progress.phase = "deleting"
+        try:
+            result.deletes = _replace(sc, cfg, info, task, written.filter(tasks.is_key), slots)
+        finally:
+            written.unpersist()
+    result.seconds = time.monotonic() - t0
+    if report is not None:
+        report(result)
+    if result.written != result.read - result.skipped:
+        raise JobFailed(f"Only {result.written} of {result.read} items were written to "
+                        f"{cfg.table}.", "Re-run the import: it is safe to repeat.")
+    return result
+
+
+def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: tasks.TaskConfig,
+             exported: Any, slots: int) -> WriteStats:
+    """Delete the items of the table whose key is not among ``exported`` (an RDD of keys)."""
+    read_rate = max(1.0, (info.read_capacity if not info.on_demand and info.read_capacity
+                          else capacity.ON_DEMAND_DEFAULT_RCU) * 0.5 / slots)
+    scan_task = replace(task, rate=read_rate)
+    segments = max(slots, math.ceil(info.size_bytes / capacity.MAX_BYTES_PER_SEGMENT))
+    present = sc.parallelize(range(segments), segments).mapPartitions(
+        partial(tasks.scan_keys, scan_task, segments))
+    extra = present.subtract(exported, numPartitions=slots)
+    per_task = replace(task, rate=task.rate / slots)
+    deleted: list[WriteStats] = collect(
+        f"Deleting from {cfg.table}",
+        lambda: extra.mapPartitions(partial(tasks.delete, per_task)).collect())
+    return sum(deleted, WriteStats())
+
+
+JOB = Job(
+    name="import",
+    description="Import a Data Pipeline, ddbpipe or DynamoDB native export into a table.",
+    add_options=add_options,
+    config_from_args=config_from_args,
+    preflight=preflight,
+    run=run,
+)
+
+main = JOB.main

@@ -1,0 +1,192 @@
+"""The import's Spark tasks, run in Python executors (module-level functions: pickled by
+reference). Each creates its own clients; failures it understands leave as a
+:class:`~ddbpipe.failures.TaskFailure` naming the file or table.
+
+* :func:`validate` -- parse every line of a group of files, check each key (before any write);
+* :func:`write` -- write a group of files with a :class:`~ddbpipe.importer.writer.BatchWriter`;
+  with ``--mode replace`` it also yields the key of every item it wrote;
+* :func:`scan_keys`, :func:`delete` -- ``--mode replace``: the table's keys, and deleting those
+  the export lacks.
+
+Tasks yield dataclasses (they pickle): :class:`FileCheck`, :class:`GroupWritten`,
+:class:`~ddbpipe.importer.writer.WriteStats`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Iterator, Optional
+
+from ddbpipe import failures, formats
+from ddbpipe.aws import AwsConfig, client
+from ddbpipe.errors import DdbpipeError, ExportFormatError
+from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
+from ddbpipe.importer.writer import BatchWriter, WriteStats
+from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_config
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    aws: AwsConfig
+    table: str
+    line_format: LineFormat
+    key_schema: tuple[dict[str, str], ...]
+    attribute_definitions: tuple[dict[str, str], ...]
+    rate: float  # units per second: the whole job's for writes, this task's for scans
+    threads: int = 4
+    max_retry_time: float = MAX_RETRY_SECONDS
+    check_keys: bool = False  # in the write pass (when the validation pass was skipped)
+    keep_keys: bool = False  # the write pass also yields the keys it wrote (--mode replace)
+
+    def patience(self) -> Patience:
+        where = self.aws.endpoint("dynamodb") or self.aws.region
+        return Patience(f"DynamoDB table {self.table} ({where})", self.max_retry_time)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The validation of one data file: its items, and its first error as a failures token."""
+
+    url: str
+    items: int
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class GroupWritten:
+    """One group of files written by one task."""
+
+    read: int
+    files: int
+    seconds: float
+    stats: WriteStats
+
+
+def is_group_written(record: Any) -> bool:
+    """Tells the write pass's results from the keys it yields with ``keep_keys``."""
+    return isinstance(record, GroupWritten)
+
+
+def is_key(record: Any) -> bool:
+    return not isinstance(record, GroupWritten)
+
+
+def _check_count(f: DataFile, items: int) -> Optional[str]:
+    if f.items is not None and f.items != items:
+        return (f"{f.url} holds {items} items but the export's manifest says {f.items} (the "
+                "file is damaged or not the one the export wrote)")
+    return None
+
+
+def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[FileCheck]:
+    s3 = client(task.aws, "s3")
+    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    for group in groups:
+        for f in group:
+            items = 0
+            error: Optional[DdbpipeError] = None
+            try:
+                with failures.about(f.url):
+                    for number, item in read_items(s3_chunks(s3, f.url), f.url,
+                                                   task.line_format):
+                        items += 1
+                        problem = check(item)
+                        if problem:
+                            error = ExportFormatError(f"{f.url} line {number}: {problem}.",
+                                                      "Fix the export or import into a table "
+                                                      "with the export's key schema.")
+                            break
+            except failures.TaskFailure as failure:
+                error = failure.error
+            wrong = _check_count(f, items) if error is None else None
+            if wrong:
+                error = ExportFormatError(f"{wrong}.", "Restore the file from the original export.")
+            yield FileCheck(f.url, items, failures.encode(error) if error else None)
+
+
+
+def write(task: TaskConfig,
+          work: Iterator[tuple[float, list[DataFile]]]) -> Iterator[Any]:
+    """Write each ``(rate, files)`` group; yields one :class:`GroupWritten` per group and, with
+    ``task.keep_keys``, the key of every item written (what ``--mode replace`` keeps)."""
+    s3 = client(task.aws, "s3")
+    ddb = client(task.aws, "dynamodb", **no_retry_config())
+    keys = [k["AttributeName"] for k in task.key_schema]
+    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    patience = task.patience()
+    started = time.monotonic()
+    for rate, group in work:
+        read = files = 0
+        with failures.about(f"table {task.table}"):
+            writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads)
+            try:
+                for f in group:
+                    count = 0
+                    with failures.about(f.url):
+                        for number, item in read_items(s3_chunks(s3, f.url), f.url,
+                                                       task.line_format):
+                            problem = check(item) if task.check_keys else None
+                            if problem:
+                                raise ExportFormatError(
+                                    f"{f.url} line {number}: {problem}.",
+                                    "Items before it were written; fix the export or import "
+                                    "into a table with its key schema.")
+                            writer.put(item)
+                            count += 1
+                            if task.keep_keys:
+                                yield formats.key_of(item, keys)
+                        wrong = _check_count(f, count)
+                        if wrong:
+                            raise ExportFormatError(f"{wrong}.", "Its items were written; "
+                                                    "restore the file and re-run the import.")
+                    read += count
+                    files += 1
+            finally:
+                stats = writer.close()
+        yield GroupWritten(read, files, time.monotonic() - started, stats)
+
+
+def scan_keys(task: TaskConfig, total_segments: int,
+               segments: Iterator[int]) -> Iterator[Any]:
+    from ddbpipe.throttle import RetryStats, call_with_retries
+
+    ddb = client(task.aws, "dynamodb", **no_retry_config())
+    names = [k["AttributeName"] for k in task.key_schema]
+    bucket = TokenBucket(task.rate)
+    retry = RetryStats()
+    patience = task.patience()
+    aliases = {f"#k{i}": n for i, n in enumerate(names)}
+    for segment in segments:
+        kwargs: dict[str, Any] = {
+            "TableName": task.table, "Segment": segment, "TotalSegments": total_segments,
+            "ProjectionExpression": ", ".join(aliases), "ExpressionAttributeNames": aliases,
+            "ReturnConsumedCapacity": "TOTAL", "Limit": 1000,
+        }
+        while True:
+            bucket.take(1)
+            with failures.about(f"table {task.table}"):
+                page = call_with_retries(partial(ddb.scan, **kwargs), retry, patience)
+            patience.progress()
+            bucket.settle(1 - float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 1)))
+            for item in page.get("Items", []):
+                yield formats.key_of(item, names)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[WriteStats]:
+    ddb = client(task.aws, "dynamodb", **no_retry_config())
+    names = [k["AttributeName"] for k in task.key_schema]
+    with failures.about(f"table {task.table}"):
+        writer = BatchWriter(ddb, task.table, TokenBucket(task.rate), names, task.patience(),
+                             task.threads)
+        try:
+            for key in keys:
+                writer.delete({n: {t: v} for n, (t, v) in zip(names, key)})
+        finally:
+            stats = writer.close()
+    yield stats
+
