@@ -207,7 +207,7 @@ def test_a_file_shorter_than_its_count_is_refused(aws, spark, s3, ddb, bucket, u
     sample.create_table(ddb, name)
     sample.put_items(ddb, name, sample.sample_items(200))
     (exp,) = export.run(spark, export.ExportConfig((name,), S3Uri(bucket), aws))
-    url, count = exp.files[0]["url"], exp.files[0]["items"]
+    url, count = exp.files[0].url, exp.files[0].items
     uri = S3Uri.parse(url)
     lines = s3.get_object(Bucket=bucket, Key=uri.key)["Body"].read().splitlines(keepends=True)
     s3.put_object(Bucket=bucket, Key=uri.key, Body=b"".join(lines[:-3]))  # at a line boundary
@@ -424,7 +424,7 @@ def test_create_table_is_not_left_behind_when_validation_fails(aws, spark, s3, d
     sample.create_table(ddb, source)
     sample.put_items(ddb, source, sample.sample_items(50))
     (exp,) = export.run(spark, export.ExportConfig((source,), S3Uri(bucket), aws))
-    uri = S3Uri.parse(exp.files[0]["url"])
+    uri = S3Uri.parse(exp.files[0].url)
     lines = s3.get_object(Bucket=bucket, Key=uri.key)["Body"].read().splitlines()
     lines[3] = lines[3][:20]
     s3.put_object(Bucket=bucket, Key=uri.key, Body=b"\n".join(lines) + b"\n")
