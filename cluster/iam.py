@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence, TextIO
 
 from cluster import definition as d
+from ddbpipe.aws import error_code
 from ddbpipe.errors import ConfigError, RoleMissing
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
@@ -65,9 +66,6 @@ def trust_policy(principal: str, account: Optional[str] = None) -> dict[str, Any
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def _code(err: BaseException) -> str:
-    return str((getattr(err, "response", None) or {}).get("Error", {}).get("Code", ""))
-
 
 def _trusts(role: dict[str, Any], principal: str) -> bool:
     doc = role.get("AssumeRolePolicyDocument") or {}
@@ -90,7 +88,7 @@ def _attach(iam: Any, name: str, policy_arn: str) -> None:
     try:
         iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "NoSuchEntity":
+        if error_code(err) == "NoSuchEntity":
             raise ConfigError(
                 f"The AWS managed policy {policy_arn} was not found, so role {name} has no "
                 "permissions yet.",
@@ -107,7 +105,7 @@ def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, descripti
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
     else:
         ours = {"Key": "created-by", "Value": "ddbpipe"} in (role.get("Tags") or [])
@@ -127,7 +125,7 @@ def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, descripti
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(principal)),
                         Description=description, Tags=ROLE_TAGS)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "EntityAlreadyExists":  # created meanwhile by someone else: fine
+        if error_code(err) != "EntityAlreadyExists":  # created meanwhile by someone else: fine
             raise
     _attach(iam, name, policy_arn)
     print(f"role {name}: created, trusts {principal}, policy {policy_arn.rsplit('/', 1)[-1]}",
@@ -141,13 +139,13 @@ def _ensure_instance_profile(iam: Any, name: str, role: str, out: TextIO) -> Non
         profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         created = False
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
         try:
             profile = iam.create_instance_profile(InstanceProfileName=name,
                                                   Tags=ROLE_TAGS)["InstanceProfile"]
         except botocore.exceptions.ClientError as again:
-            if _code(again) != "EntityAlreadyExists":
+            if error_code(again) != "EntityAlreadyExists":
                 raise
             profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         created = True
@@ -179,7 +177,7 @@ def role_arn(iam: Any, name: str) -> str:
     try:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "NoSuchEntity":
+        if error_code(err) == "NoSuchEntity":
             raise RoleMissing(f"The IAM role {name!r} does not exist.",
                               "Create the roles with `ddbpipe iam setup`.") from err
         raise
@@ -212,7 +210,7 @@ def ensure_scheduler_role(iam: Any, names: RoleNames, out: TextIO,
         arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
         print(f"role {name}: exists", file=out)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
         arn = str(iam.create_role(
             RoleName=name, Tags=ROLE_TAGS,

@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from cluster import definition as d
 from ddbpipe import __version__
+from ddbpipe.aws import error_code
 from ddbpipe.errors import (
     BucketError,
     ConfigError,
@@ -76,11 +77,6 @@ CLUSTER_FIXES = {
     "INTERNAL_ERROR": "EMR failed internally; run again.",
     "USER_REQUEST": "Someone terminated the cluster (console, CLI or another command).",
 }
-
-
-def _code(err: BaseException) -> str:
-    response = getattr(err, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _message(err: BaseException) -> str:
@@ -288,7 +284,7 @@ def upload(s3: Any, uploads: Iterable[Upload], out: Optional[TextIO] = None) -> 
             s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body,
                           ContentType=item.content_type, Metadata=item.metadata)
         except botocore.exceptions.ClientError as err:
-            code = _code(err)
+            code = error_code(err)
             if code in ("NoSuchBucket", "404"):
                 raise BucketError(f"Bucket {uri.bucket!r} does not exist.",
                                   "Create it, or fix --log-uri (the run's files are staged "
@@ -349,7 +345,7 @@ def has_pipeline_tag(request: dict[str, Any]) -> bool:
 def explain_emr_error(err: BaseException, operation: str, request: Optional[dict[str, Any]] = None
                       ) -> Optional[DdbpipeError]:
     """A ddbpipe error naming the cause and the fix, chosen by the botocore error code."""
-    code, message = _code(err), _message(err)
+    code, message = error_code(err), _message(err)
     detail = f" ({code}: {message})" if message else f" ({code})"
     if code in ACCESS_DENIED:
         if operation == "RunJobFlow" and request is not None and not has_pipeline_tag(request):
@@ -416,7 +412,7 @@ def check_roles(iam: Any, service_role: str, instance_profile: str) -> None:
         try:
             call()
         except botocore.exceptions.ClientError as err:
-            code = _code(err)
+            code = error_code(err)
             if code == "NoSuchEntity":
                 raise RoleMissing(
                     f"The EMR {kind} {name!r} does not exist in this account.",
@@ -674,9 +670,9 @@ class Monitor:
                 try:
                     data = self.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
                 except botocore.exceptions.ClientError as err:
-                    if _code(err) in NOT_FOUND:
+                    if error_code(err) in NOT_FOUND:
                         continue
-                    self.say(f"  (cannot read {uri}: {_code(err)})")
+                    self.say(f"  (cannot read {uri}: {error_code(err)})")
                     return None
                 if uri.key.endswith(".gz"):
                     with suppress(OSError, EOFError):  # not gzipped after all
@@ -707,14 +703,15 @@ class Monitor:
                 self.say(f"cancelled step(s) {', '.join(active)}")
                 self.await_steps_end(run, active)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-                self.say(f"could not cancel step(s) {', '.join(active)}: {_code(err) or err}")
+                self.say(f"could not cancel step(s) {', '.join(active)}: {error_code(err) or err}")
         if run.owns_cluster and not run.keep_cluster:
             try:
                 self.emr.terminate_job_flows(JobFlowIds=[run.cluster_id])
                 self.say(f"terminating cluster {run.cluster_id}")
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-                self.say(f"COULD NOT TERMINATE cluster {run.cluster_id} ({_code(err) or err}): "
-                         f"run `aws emr terminate-clusters --cluster-ids {run.cluster_id}`")
+                self.say(f"COULD NOT TERMINATE cluster {run.cluster_id} "
+                         f"({error_code(err) or err}): run `aws emr terminate-clusters "
+                         f"--cluster-ids {run.cluster_id}`")
         elif run.owns_cluster:
             self.say(f"kept cluster {run.cluster_id} (--keep-cluster); terminate it with "
                      f"`aws emr terminate-clusters --cluster-ids {run.cluster_id}`")

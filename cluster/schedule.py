@@ -13,6 +13,7 @@ import re
 from typing import Any, Optional
 
 from cluster.iam import SCHEDULE_GROUP
+from ddbpipe.aws import error_code
 from ddbpipe.errors import ConfigError
 
 RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
@@ -85,9 +86,6 @@ def create_schedule_request(
     return request
 
 
-def _code(err: BaseException) -> str:
-    return str((getattr(err, "response", None) or {}).get("Error", {}).get("Code", ""))
-
 
 def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
     import botocore.exceptions
@@ -97,13 +95,13 @@ def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
     try:
         scheduler.get_schedule_group(Name=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "ResourceNotFoundException":
+        if error_code(err) != "ResourceNotFoundException":
             raise
         try:
             scheduler.create_schedule_group(Name=group,
                                             Tags=[{"Key": "created-by", "Value": "ddbpipe"}])
         except botocore.exceptions.ClientError as again:
-            if _code(again) != "ConflictException":
+            if error_code(again) != "ConflictException":
                 raise
 
 
@@ -114,7 +112,7 @@ def create(scheduler: Any, request: dict[str, Any]) -> str:
     try:
         return str(scheduler.create_schedule(**request)["ScheduleArn"])
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ConflictException":
+        if error_code(err) == "ConflictException":
             raise ConfigError(f"A schedule named {request['Name']!r} already exists.",
                               f"Delete it first (`ddbpipe schedule delete --name "
                               f"{request['Name']}`) or choose another --name.") from err
@@ -130,7 +128,7 @@ def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str
         pages = scheduler.get_paginator("list_schedules").paginate(GroupName=group)
         summaries = [s for page in pages for s in page.get("Schedules", [])]
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             return []
         raise
     for summary in sorted(summaries, key=lambda s: s["Name"]):
@@ -158,7 +156,7 @@ def delete(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> None:
     try:
         scheduler.delete_schedule(Name=check_name(name), GroupName=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
                               "See `ddbpipe schedule list`.") from err
         raise
@@ -171,7 +169,7 @@ def staged_prefix(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> Opt
     try:
         full = scheduler.get_schedule(Name=check_name(name), GroupName=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
                               "See `ddbpipe schedule list`.") from err
         raise
