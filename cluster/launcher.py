@@ -307,31 +307,23 @@ def upload(s3: Any, uploads: Iterable[Upload], out: Optional[TextIO] = None) -> 
 def table_capacities(ddb: Any, job: d.JobSpec, endpoint: Optional[str] = None
                      ) -> list[d.TableCapacity]:
     """The capacity each table's step will use, as the job will plan it."""
-    from ddbpipe import capacity
+    from ddbpipe.capacity import capacity_for
     from ddbpipe.tables import describe
 
-    flag = "--read-capacity" if job.kind == "export" else "--write-capacity"
-    default = capacity.ON_DEMAND_DEFAULT_RCU if job.kind == "export" else \
-        capacity.ON_DEMAND_DEFAULT_WCU
+    kind = "read" if job.kind == "export" else "write"
     out = []
     for table in job.tables:
-        if job.capacity is not None:
-            out.append(d.TableCapacity(table, job.capacity, job.percent, job.unit, flag))
-            continue
-        try:
-            info = describe(ddb, table, job.region, endpoint)
-        except TableNotFound:
-            if not job.creates_table:
-                raise
-            out.append(d.TableCapacity(table, default, job.percent, job.unit,
-                                       "to be created; on-demand default"))
-            continue
-        units = info.read_capacity if job.kind == "export" else info.write_capacity
-        if info.on_demand or units <= 0:
-            out.append(d.TableCapacity(table, default, job.percent, job.unit,
-                                       "on-demand default"))
+        if job.capacity is not None:  # the job will not look at the table either
+            units, source = capacity_for(None, kind, job.capacity)
         else:
-            out.append(d.TableCapacity(table, units, job.percent, job.unit, "provisioned"))
+            try:
+                units, source = capacity_for(describe(ddb, table, job.region, endpoint), kind)
+            except TableNotFound:
+                if not job.creates_table:
+                    raise
+                units, source = capacity_for(None, kind)
+                source = f"to be created; {source}"
+        out.append(d.TableCapacity(table, units, job.percent, job.unit, source))
     return out
 
 
