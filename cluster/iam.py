@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, TextIO
 
-from cluster import definition as d
 from ddbpipe.aws import error_code
+from ddbpipe.cluster import definition as d
 from ddbpipe.errors import ConfigError, RoleMissing
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"

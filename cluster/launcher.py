@@ -1,4 +1,4 @@
-"""Run a :class:`~cluster.definition.RunPlan` on EMR: upload, launch, wait, report, clean up.
+"""Run a :class:`~ddbpipe.cluster.definition.RunPlan` on EMR: upload, launch, wait, report.
 
 Clients are passed in (``emr``, ``s3``, ``iam``), never made here, so tests point them at moto
 server and inject a clock. The waiter follows the Airflow/dagster models: named terminal state
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
-from cluster import definition as d
 from ddbpipe import __version__
 from ddbpipe.aws import error_code
+from ddbpipe.cluster import definition as d
 from ddbpipe.errors import (
     BucketError,
     ConfigError,

@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any, Optional
 
-from cluster.iam import SCHEDULE_GROUP
 from ddbpipe.aws import error_code
+from ddbpipe.cluster.iam import SCHEDULE_GROUP
 from ddbpipe.errors import ConfigError
 
 RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"

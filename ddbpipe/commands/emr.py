@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
-from cluster import definition as d
 from ddbpipe.aws import AwsConfig, client, resolve
+from ddbpipe.cluster import definition as d
 from ddbpipe.errors import DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
@@ -132,7 +132,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cluster_options(args: argparse.Namespace) -> d.ClusterOptions:
-    from cluster.iam import role_names
+    from ddbpipe.cluster.iam import role_names
 
     roles = role_names(args.datapipeline_roles, args.service_role, args.instance_profile)
     return d.ClusterOptions(
@@ -154,7 +154,7 @@ def capacities(aws: AwsConfig, job: d.JobSpec, options: d.ClusterOptions, *, dry
     """The tables' capacities for sizing; not looked up when --core-count decides."""
     import botocore.exceptions
 
-    from cluster import launcher
+    from ddbpipe.cluster import launcher
 
     if options.core_count is not None:
         return []
@@ -176,7 +176,7 @@ def new_run_id() -> str:
 
 def build_artifacts(tmp: Path) -> tuple[Path, str]:
     """The wheel of this checkout and its pinned requirements."""
-    from cluster import launcher
+    from ddbpipe.cluster import launcher
 
     wheel = launcher.build_wheel(launcher.checkout_root(), tmp)
     pins = launcher.pinned_requirements(launcher.wheel_requires(wheel))
@@ -237,7 +237,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    from cluster import launcher
+    from ddbpipe.cluster import launcher
 
     out = out or sys.stdout
     aws = resolve(args.region, args.endpoint_url, args.profile)

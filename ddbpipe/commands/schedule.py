@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional, TextIO
 
-from cluster import definition as d
-from cluster import iam, schedule
 from ddbpipe.aws import client, resolve
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr
 
 
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    from cluster import launcher
+    from ddbpipe.cluster import launcher
 
     out = out or sys.stdout
     schedule.check_name(args.name)

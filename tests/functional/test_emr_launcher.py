@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from cluster import definition as d
-from cluster import launcher
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import launcher
 from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.errors import (
     BucketError,

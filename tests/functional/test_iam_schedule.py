@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from cluster import definition as d
-from cluster import iam, schedule
 from ddbpipe import localstack
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.commands import iam as iam_cmd
 from ddbpipe.commands import schedule as schedule_cmd

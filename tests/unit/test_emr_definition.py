@@ -10,9 +10,9 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from cluster import definition as d
-from cluster import iam, launcher, schedule
 from ddbpipe.aws import AwsConfig
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam, launcher, schedule
 from ddbpipe.commands import emr
 from ddbpipe.errors import ConfigError, PermissionDenied, QuotaExceeded
 
