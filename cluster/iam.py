@@ -13,11 +13,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TextIO
 
 from ddbpipe.aws import error_code
 from ddbpipe.cluster import definition as d
 from ddbpipe.errors import ConfigError, RoleMissing
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import RoleTypeDef, TagTypeDef
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
 EMR_EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
@@ -27,7 +31,7 @@ SCHEDULE_GROUP = "ddbpipe"
 EMR_PRINCIPAL = "elasticmapreduce.amazonaws.com"
 EC2_PRINCIPAL = "ec2.amazonaws.com"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
-ROLE_TAGS = [{"Key": "created-by", "Value": "ddbpipe"}]
+ROLE_TAGS: list[TagTypeDef] = [{"Key": "created-by", "Value": "ddbpipe"}]
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -66,13 +70,15 @@ def trust_policy(principal: str, account: Optional[str] = None) -> dict[str, Any
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-
-def _trusts(role: dict[str, Any], principal: str) -> bool:
-    doc = role.get("AssumeRolePolicyDocument") or {}
-    if isinstance(doc, str):
+def _trusts(role: RoleTypeDef, principal: str) -> bool:
+    raw = role.get("AssumeRolePolicyDocument")
+    doc: dict[str, Any]
+    if isinstance(raw, str):  # the API's URL-encoded JSON, when botocore left it as text
         from urllib.parse import unquote
 
-        doc = json.loads(unquote(doc))
+        doc = json.loads(unquote(raw))
+    else:
+        doc = dict(raw or {})
     for st in doc.get("Statement", []):
         services = (st.get("Principal") or {}).get("Service", [])
         if isinstance(services, str):
@@ -82,7 +88,7 @@ def _trusts(role: dict[str, Any], principal: str) -> bool:
     return False
 
 
-def _attach(iam: Any, name: str, policy_arn: str) -> None:
+def _attach(iam: IAMClient, name: str, policy_arn: str) -> None:
     import botocore.exceptions
 
     try:
@@ -98,7 +104,7 @@ def _attach(iam: Any, name: str, policy_arn: str) -> None:
         raise
 
 
-def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, description: str,
+def _ensure_role(iam: IAMClient, name: str, principal: str, policy_arn: str, description: str,
                  out: TextIO) -> None:
     import botocore.exceptions
 
@@ -132,7 +138,7 @@ def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, descripti
           file=out)
 
 
-def _ensure_instance_profile(iam: Any, name: str, role: str, out: TextIO) -> None:
+def _ensure_instance_profile(iam: IAMClient, name: str, role: str, out: TextIO) -> None:
     import botocore.exceptions
 
     try:
@@ -162,7 +168,7 @@ def _ensure_instance_profile(iam: Any, name: str, role: str, out: TextIO) -> Non
           file=out)
 
 
-def ensure_roles(iam: Any, names: RoleNames, out: TextIO) -> None:
+def ensure_roles(iam: IAMClient, names: RoleNames, out: TextIO) -> None:
     """Create the service role, the instance role and its instance profile when absent."""
     _ensure_role(iam, names.service_role, EMR_PRINCIPAL, EMR_SERVICE_POLICY,
                  "EMR service role for ddbpipe clusters", out)
@@ -171,7 +177,7 @@ def ensure_roles(iam: Any, names: RoleNames, out: TextIO) -> None:
     _ensure_instance_profile(iam, names.instance_profile, names.instance_role, out)
 
 
-def role_arn(iam: Any, name: str) -> str:
+def role_arn(iam: IAMClient, name: str) -> str:
     import botocore.exceptions
 
     try:
@@ -198,7 +204,7 @@ def scheduler_policy(service_role_arn: str, instance_role_arn: str) -> dict[str,
     }
 
 
-def ensure_scheduler_role(iam: Any, names: RoleNames, out: TextIO,
+def ensure_scheduler_role(iam: IAMClient, names: RoleNames, out: TextIO,
                           name: str = SCHEDULER_ROLE) -> str:
     """The role EventBridge Scheduler assumes to start the cluster; created when absent."""
     import botocore.exceptions

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ddbpipe.aws import error_code
 from ddbpipe.cluster.iam import SCHEDULE_GROUP
 from ddbpipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
 #: A RunJobFlow that failed is retried a little, not for the scheduler's default 24 hours:
@@ -86,8 +89,7 @@ def create_schedule_request(
     return request
 
 
-
-def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
+def ensure_group(scheduler: EventBridgeSchedulerClient, group: str = SCHEDULE_GROUP) -> None:
     import botocore.exceptions
 
     if group == "default":
@@ -105,7 +107,7 @@ def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
                 raise
 
 
-def create(scheduler: Any, request: dict[str, Any]) -> str:
+def create(scheduler: EventBridgeSchedulerClient, request: dict[str, Any]) -> str:
     import botocore.exceptions
 
     ensure_group(scheduler, request.get("GroupName", "default"))
@@ -119,7 +121,8 @@ def create(scheduler: Any, request: dict[str, Any]) -> str:
         raise
 
 
-def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str, Any]]:
+def list_schedules(scheduler: EventBridgeSchedulerClient,
+                   group: str = SCHEDULE_GROUP) -> list[dict[str, Any]]:
     """Name, state, expression and the cluster each schedule of ``group`` starts."""
     import botocore.exceptions
 
@@ -150,7 +153,7 @@ def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str
     return rows
 
 
-def delete(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> None:
+def delete(scheduler: EventBridgeSchedulerClient, name: str, group: str = SCHEDULE_GROUP) -> None:
     import botocore.exceptions
 
     try:
@@ -162,7 +165,8 @@ def delete(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> None:
         raise
 
 
-def staged_prefix(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> Optional[str]:
+def staged_prefix(scheduler: EventBridgeSchedulerClient, name: str,
+                  group: str = SCHEDULE_GROUP) -> Optional[str]:
     """The S3 folder holding a schedule's wheel, bootstrap and job (from its RunJobFlow input)."""
     import botocore.exceptions
 
