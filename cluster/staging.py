@@ -41,7 +41,7 @@ SOURCE_ENTRIES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "setu
 
 
 def checkout_root() -> Path:
-    from ddbpipe.localstack import project_root
+    from ddbpipe.home import project_root
 
     return project_root()
 

@@ -57,21 +57,6 @@ def log_bucket(s3: Any, unique: str) -> str:
     return name
 
 
-_BUILT: dict[str, tuple[Path, str]] = {}
-
-
-def built_once(factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The wheel of this checkout and its pinned requirements, built once per test session."""
-    if "wheel" not in _BUILT:
-        _BUILT["wheel"] = emr_cmd.build_artifacts(factory.mktemp("wheel"))
-    return _BUILT["wheel"]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return built_once(tmp_path_factory)
-
-
 @pytest.fixture(scope="module")
 def job_root() -> Path:
     """The checkout the wheel is built from; its bootstrap/ goes up with the run."""

@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from ddbpipe import localstack
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.cluster import definition as d
 from ddbpipe.cluster import iam, schedule
@@ -24,7 +23,7 @@ from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.commands import iam as iam_cmd
 from ddbpipe.commands import schedule as schedule_cmd
 from ddbpipe.errors import ConfigError, RoleMissing
-from tests.functional.test_emr_launcher import built_once
+from ddbpipe_dev import localstack
 
 pytestmark = pytest.mark.functional
 
@@ -55,11 +54,6 @@ def moto_aws(iam_moto: localstack.Server) -> AwsConfig:
 @pytest.fixture(scope="module")
 def iam_client(moto_aws: AwsConfig) -> Any:
     return client(moto_aws, "iam")
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return built_once(tmp_path_factory)
 
 
 def parse(module: Any, *argv: str) -> argparse.Namespace:

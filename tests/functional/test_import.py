@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from ddbpipe import export, importer, layout, localstack, sample
+from ddbpipe import export, importer, layout
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import ConfigError, ExportFormatError, KeySchemaMismatch, TableNotFound
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import localstack, sample
 from tests.functional.test_export import special_items
 from tests.support import exports
 
