@@ -1,5 +1,5 @@
 # ddbpipe: everything installs from this repository's own files into .venv and .cache.
-#   make setup  - .venv (package + dev tools), jars from Maven Central, dynalite from npm
+#   make setup  - .venv (ddbpipe + its dev tools from dev/), jars from Maven Central, dynalite from npm
 #   make demo   - local stack up, sample table, export through Spark + connector, import, compare
 #   make test   - the whole test suite (unit, functional on dynalite + moto server, e2e spark-submit)
 #   make lint   - ruff + mypy
@@ -18,10 +18,12 @@ export SPARK_LOCAL_IP := 127.0.0.1
 setup: venv jars node
 
 venv: $(BIN)/.installed
-$(BIN)/.installed: pyproject.toml
+# ddbpipe (editable, with the test and lint tools) and, beside it, ddbpipe-dev from dev/: the
+# local stack, the sample table and the demo, which stay out of the wheel EMR nodes install.
+$(BIN)/.installed: pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' -e ./dev
 	touch $@
 
 jars: $(CACHE)/jars/.resolved
@@ -49,10 +51,10 @@ lint: venv
 	$(BIN)/mypy
 
 demo: setup
-	$(BIN)/python -m ddbpipe.demo
+	$(BIN)/python -m ddbpipe_dev.demo
 
 bench: setup
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench]' -e ./dev
 	$(BIN)/python -m bench.run
 
 local-up: setup
@@ -65,4 +67,4 @@ wheel: venv
 	$(BIN)/python -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) dist build *.egg-info
+	rm -rf $(VENV) dist build *.egg-info dev/build dev/*.egg-info

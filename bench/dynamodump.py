@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ddbpipe import localstack
+from ddbpipe_dev import localstack
 
 VERSION = "1.11.1"
 

@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ddbpipe import capacity, export, localstack, sample
+from ddbpipe import capacity, export
 from ddbpipe.aws import AwsConfig, client, frozen_credentials
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import jvm_class, local_session
 from ddbpipe.tables import describe
+from ddbpipe_dev import localstack, sample
 
 
 def bench_item(i: int) -> dict:

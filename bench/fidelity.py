@@ -10,7 +10,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from ddbpipe.sample import KEY, scan_all
+from ddbpipe_dev.sample import KEY, scan_all
 
 
 def canonical(value: Any) -> Any:

@@ -743,7 +743,7 @@ class Doc:
         self.add(
             "## 4. Fidelity",
             "",
-            f"A table of {f['items']} items of every type (`ddbpipe.sample.sample_items`: "
+            f"A table of {f['items']} items of every type (`ddbpipe_dev.sample.sample_items`: "
             "S with Unicode and escapes, empty S, big and negative N, B with all 256 byte "
             "values, SS, NS, BS, BOOL, NULL, nested M and L with binary and empty members), "
             "copied by ddbpipe (export, then import into a new table) and by dynamodump (backup, "

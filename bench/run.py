@@ -125,7 +125,7 @@ def machine_notes() -> dict[str, Any]:
     import pyspark
 
     import ddbpipe.spark as ddbpipe_spark
-    from ddbpipe.localstack import project_root
+    from ddbpipe.home import project_root
     from ddbpipe.spark import jars_dir
 
     dynalite_pkg = project_root() / ".cache/node/node_modules/dynalite/package.json"
@@ -240,7 +240,7 @@ def import_dict(result: Any, wall: float) -> dict[str, Any]:
 def phase_fidelity(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path,
                    count: int) -> dict[str, Any]:
     """A table of every type through ddbpipe (export + import) and through dynamodump."""
-    from ddbpipe import sample
+    from ddbpipe_dev import sample
 
     src, via_ddbpipe, via_dump = "bench-fid", "bench-fid-ddbpipe", "bench-fid-dynamodump"
     stack.create_table(src)
@@ -629,7 +629,7 @@ def phase_memory(stack: Stack, size: int, work: Path,
 
 def phase_throttled(spark: Any, stack: Stack, settings: Settings) -> dict[str, Any]:
     from bench import throttled
-    from ddbpipe.localstack import free_port
+    from ddbpipe_dev.localstack import free_port
     from tests.support.capacity_proxy import CapacityProxy, ProxyConfig
 
     make = partial(items.padded_item, size=THROTTLED_ITEM_BYTES)

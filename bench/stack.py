@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ddbpipe import localstack, sample
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe_dev import localstack, sample
 
 REGION = "us-east-1"
 BUCKET = "ddbpipe-bench"

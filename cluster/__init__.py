@@ -1,7 +1,16 @@
-"""Run ddbpipe's Spark jobs on Amazon EMR.
+"""Run ddbpipe's Spark jobs on Amazon EMR: the package ``ddbpipe.cluster``.
 
-``cluster.definition`` builds the requests (RunJobFlow, AddJobFlowSteps, step argv, bootstrap
-actions, core-node sizing) as plain data; ``cluster.launcher`` uploads the run's files, starts the
-cluster or adds steps, waits and reports; ``cluster.iam`` creates the roles and prints user
-policies; ``cluster.schedule`` turns a RunJobFlow request into an EventBridge Scheduler schedule.
+This folder is the package ``ddbpipe.cluster`` (``ddbpipe/cluster`` links here), so nothing
+installs as a top-level ``cluster``. One module per responsibility:
+
+- ``definition``: the requests (RunJobFlow, AddJobFlowSteps, step argv, bootstrap actions,
+  core-node arithmetic) as plain data; talks to nothing.
+- ``sizing``: reads the tables for the core-node count.
+- ``staging``: the wheel, pinned requirements, bootstrap and job file, and their upload under
+  ``<log-uri>/ddbpipe-runs/<run>/``.
+- ``emr_errors``: EMR's refusals (botocore error codes) as ddbpipe errors that say what to do.
+- ``monitor``: waits for the steps, reports failures (FailureDetails, stderr.gz), stops runs.
+- ``launcher``: one run end to end: check, upload, start the cluster or add steps, wait.
+- ``iam``: the roles a cluster needs, and least-privilege user policies.
+- ``schedule``: a RunJobFlow request as an EventBridge Scheduler schedule.
 """

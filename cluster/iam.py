@@ -13,11 +13,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TextIO
 
-from cluster import definition as d
+from ddbpipe.aws import error_code
 from ddbpipe.checks import check_table_name
+from ddbpipe.cluster import definition as d
 from ddbpipe.errors import ConfigError, RoleMissing
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import RoleTypeDef, TagTypeDef
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
 EMR_EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
@@ -27,7 +32,7 @@ SCHEDULE_GROUP = "ddbpipe"
 EMR_PRINCIPAL = "elasticmapreduce.amazonaws.com"
 EC2_PRINCIPAL = "ec2.amazonaws.com"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
-ROLE_TAGS = [{"Key": "created-by", "Value": "ddbpipe"}]
+ROLE_TAGS: list[TagTypeDef] = [{"Key": "created-by", "Value": "ddbpipe"}]
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -66,16 +71,15 @@ def trust_policy(principal: str, account: Optional[str] = None) -> dict[str, Any
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def _code(err: BaseException) -> str:
-    return str((getattr(err, "response", None) or {}).get("Error", {}).get("Code", ""))
-
-
-def _trusts(role: dict[str, Any], principal: str) -> bool:
-    doc = role.get("AssumeRolePolicyDocument") or {}
-    if isinstance(doc, str):
+def _trusts(role: RoleTypeDef, principal: str) -> bool:
+    raw = role.get("AssumeRolePolicyDocument")
+    doc: dict[str, Any]
+    if isinstance(raw, str):  # the API's URL-encoded JSON, when botocore left it as text
         from urllib.parse import unquote
 
-        doc = json.loads(unquote(doc))
+        doc = json.loads(unquote(raw))
+    else:
+        doc = dict(raw or {})
     for st in doc.get("Statement", []):
         services = (st.get("Principal") or {}).get("Service", [])
         if isinstance(services, str):
@@ -85,13 +89,13 @@ def _trusts(role: dict[str, Any], principal: str) -> bool:
     return False
 
 
-def _attach(iam: Any, name: str, policy_arn: str) -> None:
+def _attach(iam: IAMClient, name: str, policy_arn: str) -> None:
     import botocore.exceptions
 
     try:
         iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "NoSuchEntity":
+        if error_code(err) == "NoSuchEntity":
             raise ConfigError(
                 f"The AWS managed policy {policy_arn} was not found, so role {name} has no "
                 "permissions yet.",
@@ -101,14 +105,14 @@ def _attach(iam: Any, name: str, policy_arn: str) -> None:
         raise
 
 
-def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, description: str,
+def _ensure_role(iam: IAMClient, name: str, principal: str, policy_arn: str, description: str,
                  out: TextIO) -> None:
     import botocore.exceptions
 
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
     else:
         ours = {"Key": "created-by", "Value": "ddbpipe"} in (role.get("Tags") or [])
@@ -128,27 +132,27 @@ def _ensure_role(iam: Any, name: str, principal: str, policy_arn: str, descripti
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(principal)),
                         Description=description, Tags=ROLE_TAGS)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "EntityAlreadyExists":  # created meanwhile by someone else: fine
+        if error_code(err) != "EntityAlreadyExists":  # created meanwhile by someone else: fine
             raise
     _attach(iam, name, policy_arn)
     print(f"role {name}: created, trusts {principal}, policy {policy_arn.rsplit('/', 1)[-1]}",
           file=out)
 
 
-def _ensure_instance_profile(iam: Any, name: str, role: str, out: TextIO) -> None:
+def _ensure_instance_profile(iam: IAMClient, name: str, role: str, out: TextIO) -> None:
     import botocore.exceptions
 
     try:
         profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         created = False
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
         try:
             profile = iam.create_instance_profile(InstanceProfileName=name,
                                                   Tags=ROLE_TAGS)["InstanceProfile"]
         except botocore.exceptions.ClientError as again:
-            if _code(again) != "EntityAlreadyExists":
+            if error_code(again) != "EntityAlreadyExists":
                 raise
             profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         created = True
@@ -165,7 +169,7 @@ def _ensure_instance_profile(iam: Any, name: str, role: str, out: TextIO) -> Non
           file=out)
 
 
-def ensure_roles(iam: Any, names: RoleNames, out: TextIO) -> None:
+def ensure_roles(iam: IAMClient, names: RoleNames, out: TextIO) -> None:
     """Create the service role, the instance role and its instance profile when absent."""
     _ensure_role(iam, names.service_role, EMR_PRINCIPAL, EMR_SERVICE_POLICY,
                  "EMR service role for ddbpipe clusters", out)
@@ -174,13 +178,13 @@ def ensure_roles(iam: Any, names: RoleNames, out: TextIO) -> None:
     _ensure_instance_profile(iam, names.instance_profile, names.instance_role, out)
 
 
-def role_arn(iam: Any, name: str) -> str:
+def role_arn(iam: IAMClient, name: str) -> str:
     import botocore.exceptions
 
     try:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "NoSuchEntity":
+        if error_code(err) == "NoSuchEntity":
             raise RoleMissing(f"The IAM role {name!r} does not exist.",
                               "Create the roles with `ddbpipe iam setup`.") from err
         raise
@@ -201,7 +205,7 @@ def scheduler_policy(service_role_arn: str, instance_role_arn: str) -> dict[str,
     }
 
 
-def ensure_scheduler_role(iam: Any, names: RoleNames, out: TextIO,
+def ensure_scheduler_role(iam: IAMClient, names: RoleNames, out: TextIO,
                           name: str = SCHEDULER_ROLE) -> str:
     """The role EventBridge Scheduler assumes to start the cluster; created when absent."""
     import botocore.exceptions
@@ -213,7 +217,7 @@ def ensure_scheduler_role(iam: Any, names: RoleNames, out: TextIO,
         arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
         print(f"role {name}: exists", file=out)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "NoSuchEntity":
+        if error_code(err) != "NoSuchEntity":
             raise
         arn = str(iam.create_role(
             RoleName=name, Tags=ROLE_TAGS,

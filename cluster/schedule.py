@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from cluster.iam import SCHEDULE_GROUP
+from ddbpipe.aws import error_code
+from ddbpipe.cluster.iam import SCHEDULE_GROUP
 from ddbpipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
 #: A RunJobFlow that failed is retried a little, not for the scheduler's default 24 hours:
@@ -85,11 +89,7 @@ def create_schedule_request(
     return request
 
 
-def _code(err: BaseException) -> str:
-    return str((getattr(err, "response", None) or {}).get("Error", {}).get("Code", ""))
-
-
-def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
+def ensure_group(scheduler: EventBridgeSchedulerClient, group: str = SCHEDULE_GROUP) -> None:
     import botocore.exceptions
 
     if group == "default":
@@ -97,31 +97,32 @@ def ensure_group(scheduler: Any, group: str = SCHEDULE_GROUP) -> None:
     try:
         scheduler.get_schedule_group(Name=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) != "ResourceNotFoundException":
+        if error_code(err) != "ResourceNotFoundException":
             raise
         try:
             scheduler.create_schedule_group(Name=group,
                                             Tags=[{"Key": "created-by", "Value": "ddbpipe"}])
         except botocore.exceptions.ClientError as again:
-            if _code(again) != "ConflictException":
+            if error_code(again) != "ConflictException":
                 raise
 
 
-def create(scheduler: Any, request: dict[str, Any]) -> str:
+def create(scheduler: EventBridgeSchedulerClient, request: dict[str, Any]) -> str:
     import botocore.exceptions
 
     ensure_group(scheduler, request.get("GroupName", "default"))
     try:
         return str(scheduler.create_schedule(**request)["ScheduleArn"])
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ConflictException":
+        if error_code(err) == "ConflictException":
             raise ConfigError(f"A schedule named {request['Name']!r} already exists.",
                               f"Delete it first (`ddbpipe schedule delete --name "
                               f"{request['Name']}`) or choose another --name.") from err
         raise
 
 
-def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str, Any]]:
+def list_schedules(scheduler: EventBridgeSchedulerClient,
+                   group: str = SCHEDULE_GROUP) -> list[dict[str, Any]]:
     """Name, state, expression and the cluster each schedule of ``group`` starts."""
     import botocore.exceptions
 
@@ -130,7 +131,7 @@ def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str
         pages = scheduler.get_paginator("list_schedules").paginate(GroupName=group)
         summaries = [s for page in pages for s in page.get("Schedules", [])]
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             return []
         raise
     for summary in sorted(summaries, key=lambda s: s["Name"]):
@@ -152,26 +153,27 @@ def list_schedules(scheduler: Any, group: str = SCHEDULE_GROUP) -> list[dict[str
     return rows
 
 
-def delete(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> None:
+def delete(scheduler: EventBridgeSchedulerClient, name: str, group: str = SCHEDULE_GROUP) -> None:
     import botocore.exceptions
 
     try:
         scheduler.delete_schedule(Name=check_name(name), GroupName=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
                               "See `ddbpipe schedule list`.") from err
         raise
 
 
-def staged_prefix(scheduler: Any, name: str, group: str = SCHEDULE_GROUP) -> Optional[str]:
+def staged_prefix(scheduler: EventBridgeSchedulerClient, name: str,
+                  group: str = SCHEDULE_GROUP) -> Optional[str]:
     """The S3 folder holding a schedule's wheel, bootstrap and job (from its RunJobFlow input)."""
     import botocore.exceptions
 
     try:
         full = scheduler.get_schedule(Name=check_name(name), GroupName=group)
     except botocore.exceptions.ClientError as err:
-        if _code(err) == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             raise ConfigError(f"No schedule named {name!r} in group {group!r}.",
                               "See `ddbpipe schedule list`.") from err
         raise

@@ -183,3 +183,14 @@ def frozen_credentials(cfg: AwsConfig) -> Optional[tuple[str, str, Optional[str]
         return None
     frozen = creds.get_frozen_credentials()
     return frozen.access_key, frozen.secret_key, frozen.token
+
+
+def error_code(err: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``NoSuchKey``, ``AccessDenied``, ...).
+
+    ``""`` for anything without an AWS error response, so callers match codes, never messages.
+    """
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str((response.get("Error") or {}).get("Code", ""))

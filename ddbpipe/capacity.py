@@ -31,6 +31,24 @@ INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
 ITEM_WRITABLE = "org.apache.hadoop.dynamodb.DynamoDBItemWritable"
 
 
+def capacity_for(table: Optional[TableInfo], kind: str,
+                 override: Optional[int] = None) -> tuple[int, str]:
+    """The units/s a job plans with (``kind`` "read" or "write") and where they come from.
+
+    ``override`` (--read-capacity / --write-capacity) wins; a provisioned table gives its own
+    units; an on-demand table, or one not created yet (``None``), gets ddbpipe's on-demand default.
+    """
+    if kind not in ("read", "write"):
+        raise ValueError(f"kind must be 'read' or 'write', not {kind!r}")
+    if override is not None:
+        return override, f"--{kind}-capacity"
+    if table is not None:
+        units = table.read_capacity if kind == "read" else table.write_capacity
+        if not table.on_demand and units > 0:
+            return units, "provisioned"
+    return (ON_DEMAND_DEFAULT_RCU if kind == "read" else ON_DEMAND_DEFAULT_WCU), "on-demand default"
+
+
 @dataclass(frozen=True)
 class ReadPlan:
     """How one table is read: the capacity assumed, the budget, segments and tasks."""

@@ -81,7 +81,7 @@ def explain(err: BaseException, where: str, action: str = "reading") -> Optional
     ``where`` (a file's URL, a table), or None when it is not one ddbpipe knows."""
     import botocore.exceptions as bex
 
-    from ddbpipe.throttle import error_code
+    from ddbpipe.aws import error_code
 
     if isinstance(err, DdbpipeError):
         return err

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, TypeVar
 from ddbpipe import failures, interrupts
 from ddbpipe.aws import AwsConfig, frozen_credentials
 from ddbpipe.errors import ConfigError, DdbpipeError, JobFailed
-from ddbpipe.localstack import project_root
+from ddbpipe.home import project_root
 
 #: Jars that must come before Spark's own copies (Spark 3.5 ships gson 2.2.4; the connector
 #: needs >= 2.8). Everything else goes on spark.jars.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from ddbpipe.aws import error_code
 from ddbpipe.errors import EndpointUnreachable, PermissionDenied, TableNotFound
 
 ON_DEMAND = "PAY_PER_REQUEST"
@@ -63,7 +64,7 @@ def describe(ddb: Any, name: str, region: str, endpoint: Optional[str] = None) -
     try:
         table = ddb.describe_table(TableName=name)["Table"]
     except botocore.exceptions.ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
+        code = error_code(err)
         where = f"in {region}" + (f" at {endpoint}" if endpoint else "")
         if code == "ResourceNotFoundException":
             raise TableNotFound(

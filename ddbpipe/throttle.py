@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
+from ddbpipe.aws import error_code
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -85,13 +87,6 @@ class RetryStats:
     throttled: int = 0
     transient: int = 0
     retries: int = 0
-
-
-def error_code(err: BaseException) -> str:
-    response = getattr(err, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def is_retryable(err: BaseException) -> Optional[str]:

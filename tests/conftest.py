@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from ddbpipe import localstack
 from ddbpipe.aws import AwsConfig
+from ddbpipe_dev import localstack
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
-from cluster import definition as d
 from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
+from ddbpipe.cluster import definition as d
 from ddbpipe.errors import DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
@@ -132,7 +132,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cluster_options(args: argparse.Namespace) -> d.ClusterOptions:
-    from cluster.iam import role_names
+    from ddbpipe.cluster.iam import role_names
 
     roles = role_names(args.datapipeline_roles, args.service_role, args.instance_profile)
     return d.ClusterOptions(
@@ -154,14 +154,14 @@ def capacities(aws: AwsConfig, job: d.JobSpec, options: d.ClusterOptions, *, dry
     """The tables' capacities for sizing; not looked up when --core-count decides."""
     import botocore.exceptions
 
-    from cluster import launcher
+    from ddbpipe.cluster.sizing import table_capacities
 
     if options.core_count is not None:
         return []
     if job.capacity is not None:
-        return launcher.table_capacities(None, job)
+        return table_capacities(None, job)
     try:
-        return launcher.table_capacities(client(aws, "dynamodb"), job, aws.endpoint("dynamodb"))
+        return table_capacities(client(aws, "dynamodb"), job, aws.endpoint("dynamodb"))
     except (DdbpipeError, botocore.exceptions.BotoCoreError) as err:
         if not dry_run:
             raise
@@ -176,11 +176,11 @@ def new_run_id() -> str:
 
 def build_artifacts(tmp: Path) -> tuple[Path, str]:
     """The wheel of this checkout and its pinned requirements."""
-    from cluster import launcher
+    from ddbpipe.cluster import staging
 
-    wheel = launcher.build_wheel(launcher.checkout_root(), tmp)
-    pins = launcher.pinned_requirements(launcher.wheel_requires(wheel))
-    return wheel, launcher.requirements_text(pins)
+    wheel = staging.build_wheel(staging.checkout_root(), tmp)
+    pins = staging.pinned_requirements(staging.wheel_requires(wheel))
+    return wheel, staging.requirements_text(pins)
 
 
 def print_plan(plan: d.RunPlan, uploads: list[Any], region: str, out: TextIO,
@@ -235,7 +235,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    from cluster import launcher
+    from ddbpipe.cluster import launcher, staging
+    from ddbpipe.cluster.monitor import Monitor
 
     out = out or sys.stdout
     aws = resolve(args.region, args.endpoint_url, args.profile)
@@ -248,11 +249,11 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         raise ConfigError(f"--timeout {args.timeout:g} is not a duration.", "Give minutes > 0.")
     caps = [] if cluster_id else capacities(aws, job, options, dry_run=args.dry_run, out=out)
     run = new_run_id()
-    root = launcher.checkout_root()
+    root = staging.checkout_root()
     if args.dry_run:
-        plan = d.plan_run(job, options, run=run, wheel_name=launcher.predicted_wheel_name(),
+        plan = d.plan_run(job, options, run=run, wheel_name=staging.predicted_wheel_name(),
                           capacities=caps, cluster_id=cluster_id)
-        uploads = launcher.plan_uploads(plan, root, for_dry_run=True)
+        uploads = staging.plan_uploads(plan, root, for_dry_run=True)
         print_plan(plan, uploads, aws.region, out, dry_run=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="ddbpipe-emr-") as tmp:
@@ -261,12 +262,11 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         if cluster_id is None:
             wheel, requirements = build_artifacts(Path(tmp))
         plan = d.plan_run(job, options, run=run,
-                          wheel_name=wheel.name if wheel else launcher.predicted_wheel_name(),
+                          wheel_name=wheel.name if wheel else staging.predicted_wheel_name(),
                           capacities=caps, cluster_id=cluster_id)
-        uploads = launcher.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
+        uploads = staging.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
         print_plan(plan, uploads, aws.region, out, dry_run=False)
         clients = launcher.Clients(client(aws, "emr"), client(aws, "s3"), client(aws, "iam"))
-        monitor = launcher.Monitor(clients.emr, clients.s3, out=out,
-                                   poll_seconds=args.poll_seconds)
+        monitor = Monitor(clients.emr, clients.s3, out=out, poll_seconds=args.poll_seconds)
         launcher.execute(plan, clients, uploads, monitor, timeout_minutes=args.timeout)
     return 0

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Optional, TextIO
 
-from cluster import definition as d
-from cluster import iam
 from ddbpipe.aws import add_aws_options, client, resolve
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam
 
 
 def _add_role_options(parser: argparse.ArgumentParser) -> None:

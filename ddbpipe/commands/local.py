@@ -1,10 +1,31 @@
-"""``ddbpipe local up|down|status``: the local AWS stand-in."""
+"""``ddbpipe local up|down|status``: the local AWS stand-in.
+
+The stand-in (dynalite + moto server) is a development tool, shipped in the distribution
+``ddbpipe-dev`` (the repository's dev/ folder), never in the wheel EMR nodes install; these
+commands use it when it is installed (``make setup`` installs it).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
-from ddbpipe import localstack
+from ddbpipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ddbpipe_dev.localstack import Server
+
+
+def _localstack() -> Any:
+    try:
+        from ddbpipe_dev import localstack
+    except ImportError as err:
+        raise ConfigError(
+            "The local stack is a development tool, and ddbpipe's development tools (ddbpipe-dev) "
+            "are not installed.",
+            "In the checkout, run `make setup` (or `.venv/bin/pip install -e ./dev`).",
+        ) from err
+    return localstack
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,8 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     up = actions.add_parser("up", help="start dynalite and moto server on 127.0.0.1")
-    up.add_argument("--dynamodb-port", type=int, default=localstack.DEFAULT_DYNAMODB_PORT)
-    up.add_argument("--moto-port", type=int, default=localstack.DEFAULT_MOTO_PORT)
+    up.add_argument("--dynamodb-port", type=int)  # defaults: ddbpipe_dev.localstack's
+    up.add_argument("--moto-port", type=int)
     up.set_defaults(func=_up)
     down = actions.add_parser("down", help="stop the servers `local up` started")
     down.set_defaults(func=_down)
@@ -21,14 +42,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st.set_defaults(func=_status)
 
 
-def _print_env(servers: list[localstack.Server]) -> None:
+def _print_env(servers: list[Server]) -> None:
     by_name = {s.name: s for s in servers}
-    for line in localstack.env_lines(by_name["dynamodb"].url, by_name["moto"].url):
+    for line in _localstack().env_lines(by_name["dynamodb"].url, by_name["moto"].url):
         print(line)
 
 
 def _up(args: argparse.Namespace) -> int:
-    servers = localstack.up(args.dynamodb_port, args.moto_port)
+    ports = {"dynamodb_port": args.dynamodb_port, "moto_port": args.moto_port}
+    servers = _localstack().up(**{k: v for k, v in ports.items() if v is not None})
     for s in servers:
         print(f"# {s.name} pid {s.pid} at {s.url} (log {s.log})")
     _print_env(servers)
@@ -36,13 +58,13 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    for s in localstack.down():
+    for s in _localstack().down():
         print(f"# stopped {s.name} (pid {s.pid})")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    servers = localstack.status()
+    servers = _localstack().status()
     if not servers:
         print("# local stack is not running (start it with `ddbpipe local up`)")
         return 1

@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional, TextIO
 
-from cluster import definition as d
-from cluster import iam, schedule
 from ddbpipe.aws import add_aws_options, client, resolve
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr
 
 
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
-    from cluster import launcher
+    from ddbpipe.cluster import launcher, staging
 
     out = out or sys.stdout
     schedule.check_name(args.name)
@@ -76,12 +76,12 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     job = emr.job_spec(args.kind, args, aws)
     options = emr.cluster_options(args)
     caps = emr.capacities(aws, job, options, dry_run=args.dry_run, out=out)
-    root = launcher.checkout_root()
+    root = staging.checkout_root()
     description = f"ddbpipe {job.describe()} on EMR"
     if args.dry_run:
         plan = d.plan_schedule(job, options, name=args.name,
-                               wheel_name=launcher.predicted_wheel_name(), capacities=caps)
-        uploads = launcher.plan_uploads(plan, root, for_dry_run=True)
+                               wheel_name=staging.predicted_wheel_name(), capacities=caps)
+        uploads = staging.plan_uploads(plan, root, for_dry_run=True)
         emr.print_plan(plan, uploads, aws.region, out, dry_run=True)
         role = args.role_arn or f"arn:aws:iam::<ACCOUNT>:role/{iam.SCHEDULER_ROLE}"
         request = schedule.create_schedule_request(
@@ -97,9 +97,9 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         plan = d.plan_schedule(job, options, name=args.name, wheel_name=wheel.name,
                                capacities=caps)
         emr.print_plan(plan, [], aws.region, out, dry_run=False)
-        uploads = launcher.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
+        uploads = staging.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
         launcher.check_roles(iam_client, options.service_role, options.instance_profile)
-        launcher.upload(client(aws, "s3"), uploads)
+        staging.upload(client(aws, "s3"), uploads)
     if args.role_arn:
         role = args.role_arn
     else:

@@ -15,7 +15,7 @@ from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
 from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.tables import TableInfo
-from ddbpipe.throttle import error_code
+from ddbpipe.aws import error_code
 
 log = logging.getLogger(__name__)
 

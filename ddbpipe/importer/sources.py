@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Optional
 
 from ddbpipe import formats, layout
+from ddbpipe.aws import error_code
 from ddbpipe.errors import ExportFormatError, IncompleteExport
 from ddbpipe.s3uri import S3Uri
 
@@ -133,7 +134,7 @@ def detect(s3: Any, folder: S3Uri, allow_incomplete: bool = False) -> Source:
     try:
         objects = _list(s3, folder)
     except botocore.exceptions.ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
+        code = error_code(err)
         if code in ("NoSuchBucket", "404"):
             raise ExportFormatError(f"Bucket {folder.bucket!r} does not exist.",
                                     "Check --from.") from err

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ddbpipe import layout, sample
+from ddbpipe import layout
 from ddbpipe.aws import client
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import submit_args
+from ddbpipe_dev import sample
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,8 @@
-"""Spark and S3 helpers for the functional tests (servers come from tests/conftest.py)."""
+"""Spark, S3 and wheel helpers for the functional tests (servers come from tests/conftest.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -18,6 +19,15 @@ def spark(aws: AwsConfig) -> Iterator[Any]:
     session = local_session(aws, "ddbpipe-tests", "local[2]")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The wheel of this checkout and its pinned requirements, built once per test session as
+    `ddbpipe emr` builds them (``python -m build --wheel`` on a clean copy of the checkout)."""
+    from ddbpipe.commands.emr import build_artifacts
+
+    return build_artifacts(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="session")

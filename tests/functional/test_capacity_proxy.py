@@ -25,7 +25,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from ddbpipe import localstack
+from ddbpipe_dev import localstack
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `tests.support` is imported from the checkout, not installed

@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cluster import definition as d
-from cluster import launcher
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import launcher, sizing, staging
+from ddbpipe.cluster.monitor import ENDED_CLUSTER, Monitor, RunHandle
 from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.errors import (
     BucketError,
@@ -57,33 +57,10 @@ def log_bucket(s3: Any, unique: str) -> str:
     return name
 
 
-_BUILT: dict[str, tuple[Path, str]] = {}
-
-
-def built_once(factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The wheel of this checkout and its pinned requirements, built once per test session."""
-    if "wheel" not in _BUILT:
-        _BUILT["wheel"] = emr_cmd.build_artifacts(factory.mktemp("wheel"))
-    return _BUILT["wheel"]
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return built_once(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def job_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The checkout, or a stand-in holding the files a run uploads while jobs/ is being written."""
-    if all((ROOT / "jobs" / f).is_file() for f in d.JOB_FILES.values()):
-        return ROOT
-    root = tmp_path_factory.mktemp("root")
-    (root / "bootstrap").mkdir()
-    shutil.copy2(ROOT / "bootstrap" / d.BOOTSTRAP_SCRIPT, root / "bootstrap")
-    (root / "jobs").mkdir()
-    for name in d.JOB_FILES.values():
-        (root / "jobs" / name).write_text("# stand-in\n")
-    return root
+def job_root() -> Path:
+    """The checkout the wheel is built from; its bootstrap/ goes up with the run."""
+    return ROOT
 
 
 class FakeClock:
@@ -132,24 +109,24 @@ def export_job(capacity: int = 4000, tables: tuple[str, ...] = ("Orders",),
     return d.JobSpec("export", tuple(args), tables, REGION, 0.5, capacity)
 
 
-def monitor(emr: Any, s3: Any, clock: FakeClock, **kw: Any) -> launcher.Monitor:
-    return launcher.Monitor(emr, s3, out=io.StringIO(), poll_seconds=30, clock=clock.time,
+def monitor(emr: Any, s3: Any, clock: FakeClock, **kw: Any) -> Monitor:
+    return Monitor(emr, s3, out=io.StringIO(), poll_seconds=30, clock=clock.time,
                             sleep=clock.sleep, log_wait_seconds=0, cancel_grace_seconds=0, **kw)
 
 
 def launch(emr: Any, s3: Any, bucket: str, built: tuple[Path, str], root: Path,
-           mon: launcher.Monitor, **options: Any) -> tuple[d.RunPlan, launcher.RunHandle]:
+           mon: Monitor, **options: Any) -> tuple[d.RunPlan, RunHandle]:
     job = export_job()
     opts = d.ClusterOptions(log_uri=f"s3://{bucket}/logs", **options)
     wheel, requirements = built
     plan = d.plan_run(job, opts, run=emr_cmd.new_run_id(), wheel_name=wheel.name,
-                      capacities=launcher.table_capacities(None, job))
-    uploads = launcher.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
+                      capacities=sizing.table_capacities(None, job))
+    uploads = staging.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
     handle = launcher.execute(plan, launcher.Clients(emr, s3), uploads, mon, wait=False)
     return plan, handle
 
 
-def out_of(mon: launcher.Monitor) -> str:
+def out_of(mon: Monitor) -> str:
     assert isinstance(mon.out, io.StringIO)
     return mon.out.getvalue()
 
@@ -168,8 +145,10 @@ def test_launch_uploads_the_files_and_starts_the_defined_cluster(emr, s3, log_bu
                     f"{prefix.key}/jobs/export_table.py"}
     sent = s3.get_object(Bucket=log_bucket, Key=f"{prefix.key}/requirements.txt")
     assert sent["Body"].read().decode() == requirements
+    job = s3.get_object(Bucket=log_bucket, Key=f"{prefix.key}/jobs/export_table.py")
+    assert job["Body"].read() == (ROOT / "jobs" / "export_table.py").read_bytes()
     head = s3.head_object(Bucket=log_bucket, Key=f"{prefix.key}/{wheel.name}")
-    assert head["Metadata"]["ddbpipe-digest"] == launcher.wheel_digest(wheel)
+    assert head["Metadata"]["ddbpipe-digest"] == staging.wheel_digest(wheel)
 
     cluster = emr.describe_cluster(ClusterId=handle.cluster_id)["Cluster"]
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in cluster["Tags"]
@@ -226,7 +205,7 @@ def test_steps_are_added_to_a_running_cluster(emr, s3, log_bucket, built, job_ro
     opts = d.ClusterOptions(log_uri=f"s3://{log_bucket}/logs")
     plan = d.plan_run(job, opts, run=emr_cmd.new_run_id(), wheel_name=built[0].name,
                       cluster_id=kept.cluster_id)
-    uploads = launcher.plan_uploads(plan, job_root)
+    uploads = staging.plan_uploads(plan, job_root)
     assert [u.uri for u in uploads] == [plan.staging.job_uri("export")]  # no wheel, no bootstrap
     overlay = Overlay(emr)
     handle = launcher.execute(plan, launcher.Clients(emr, s3), uploads, mon, wait=False)
@@ -242,7 +221,7 @@ def test_steps_are_added_to_a_running_cluster(emr, s3, log_bucket, built, job_ro
     overlay.steps[handle.step_ids[0]] = {"State": "COMPLETED"}
     assert mon.wait(handle) == {handle.step_ids[0]: "COMPLETED"}
     assert emr.describe_cluster(ClusterId=kept.cluster_id)["Cluster"]["Status"]["State"] \
-        not in launcher.ENDED_CLUSTER  # not ours to terminate
+        not in ENDED_CLUSTER  # not ours to terminate
 
 
 def test_a_cluster_without_ddbpipe_is_refused(emr, s3, log_bucket):
@@ -297,7 +276,7 @@ def test_the_other_steps_are_listed_when_one_fails(emr, s3, log_bucket, built, j
     _, kept = launch(emr, s3, log_bucket, built, job_root, mon, keep_cluster=True)
     more = launcher.add_steps(emr, d.add_job_flow_steps_request(
         kept.cluster_id, [d.step("second", ["echo", "hi"], "CONTINUE")]))
-    run = launcher.RunHandle(kept.cluster_id, kept.step_ids + more, kept.log, True, True)
+    run = RunHandle(kept.cluster_id, kept.step_ids + more, kept.log, True, True)
     overlay.steps[kept.step_ids[0]] = {"State": "COMPLETED"}
     overlay.steps[more[0]] = {"State": "FAILED"}
 
@@ -370,15 +349,15 @@ def test_kept_cluster_survives_a_timeout(emr, s3, log_bucket, built, job_root):
     with pytest.raises(TimedOut):
         mon.wait(handle, timeout_minutes=0.5)
     state = emr.describe_cluster(ClusterId=handle.cluster_id)["Cluster"]["Status"]["State"]
-    assert state not in launcher.ENDED_CLUSTER
+    assert state not in ENDED_CLUSTER
     assert "kept cluster" in out_of(mon)
     emr.terminate_job_flows(JobFlowIds=[handle.cluster_id])
 
 
 def test_missing_bucket_and_missing_roles_are_named(emr, s3, moto_aws, built, job_root, unique):
-    upload = launcher.Upload(f"s3://no-such-{unique}/logs/x", "x", body=b"x")
+    upload = staging.Upload(f"s3://no-such-{unique}/logs/x", "x", body=b"x")
     with pytest.raises(BucketError, match="does not exist"):
-        launcher.upload(s3, [upload])
+        staging.upload(s3, [upload])
     with pytest.raises(RoleMissing, match="'NoSuchRole-") as info:
         launcher.check_roles(client(moto_aws, "iam"), f"NoSuchRole-{unique}", "profile")
     assert "ddbpipe iam setup" in info.value.fix
@@ -447,12 +426,12 @@ def test_core_nodes_are_sized_from_the_table(aws, unique):
                      ProvisionedThroughput={"ReadCapacityUnits": 6000,
                                             "WriteCapacityUnits": 100})
     job = d.JobSpec("export", ("--table", name, "--to", "s3://bkt"), (name,), aws.region)
-    (capacity,) = launcher.table_capacities(ddb, job, aws.endpoint("dynamodb"))
+    (capacity,) = sizing.table_capacities(ddb, job, aws.endpoint("dynamodb"))
     assert capacity == d.TableCapacity(name, 6000, 0.5, "RCU", "provisioned")
     assert d.size_core_nodes([capacity]).count == 2
 
     imp = d.JobSpec("import", ("--from", "s3://bkt/x", "--table", name), (name,), aws.region)
-    assert launcher.table_capacities(ddb, imp)[0].capacity == 100
+    assert sizing.table_capacities(ddb, imp)[0].capacity == 100
     missing = d.JobSpec("import", ("--from", "s3://bkt/x", "--table", "absent-" + unique),
                         ("absent-" + unique,), aws.region, creates_table=True)
-    assert launcher.table_capacities(ddb, missing)[0].source.startswith("to be created")
+    assert sizing.table_capacities(ddb, missing)[0].source.startswith("to be created")

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from ddbpipe import export, layout, sample
+from ddbpipe import export, layout
 from ddbpipe.errors import JobFailed
 from ddbpipe.formats import line_to_item
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import sample
 from tests.functional.conftest import folder_keys, read_export, read_object
 
 pytestmark = pytest.mark.functional
@@ -182,7 +183,7 @@ def test_bad_options(capsys, args, message):
 
 
 def test_unreachable_endpoint(capsys):
-    from ddbpipe.localstack import free_port
+    from ddbpipe_dev.localstack import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     code, err = cli(capsys, "export", "--table", "t1x", "--to", "s3://bkt",
@@ -193,10 +194,9 @@ def test_unreachable_endpoint(capsys):
 def test_bucket_that_cannot_be_written(aws, ddb, unique, logs_dir, monkeypatch, capsys):
     """A moto server that enforces IAM: the user may list and read the bucket, not write it."""
     import json as _json
-    import os
 
-    from ddbpipe import localstack
     from ddbpipe.aws import AwsConfig, client
+    from ddbpipe_dev import localstack
 
     monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "4")  # setup calls below, then IAM rules
     guarded = localstack.start_moto(localstack.free_port(), logs_dir / f"moto-iam-{unique}.log")
@@ -229,6 +229,6 @@ def test_bucket_that_cannot_be_written(aws, ddb, unique, logs_dir, monkeypatch, 
         assert code == 2, err
         assert f"Cannot write to s3://{bucket}/x/ (AccessDenied)" in err
         assert "s3:PutObject" in err and len(err.strip().splitlines()) == 1
-        assert os.environ["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
+        assert key["AccessKeyId"] not in err and key["SecretAccessKey"] not in err
     finally:
         localstack.stop(guarded)

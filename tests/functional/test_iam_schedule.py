@@ -1,5 +1,7 @@
 """`ddbpipe iam` and `ddbpipe schedule` against moto server (IAM, STS, S3, EventBridge Scheduler).
 
+The commands run as a user runs them, through ``ddbpipe.cli.main``: exit code and output.
+
 IAM needs AWS's managed policies (the roles get AmazonEMRServicePolicy_v2 and
 AmazonElasticMapReduceforEC2Role attached), which moto loads only when told: this module starts
 its own moto server with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
@@ -7,7 +9,6 @@ its own moto server with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -16,15 +17,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from cluster import definition as d
-from cluster import iam, schedule
-from ddbpipe import localstack
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe.cli import main
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr as emr_cmd
-from ddbpipe.commands import iam as iam_cmd
-from ddbpipe.commands import schedule as schedule_cmd
 from ddbpipe.errors import ConfigError, RoleMissing
-from tests.functional.test_emr_launcher import built_once
+from ddbpipe_dev import localstack
 
 pytestmark = pytest.mark.functional
 
@@ -57,16 +56,11 @@ def iam_client(moto_aws: AwsConfig) -> Any:
     return client(moto_aws, "iam")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return built_once(tmp_path_factory)
-
-
-def parse(module: Any, *argv: str) -> argparse.Namespace:
-    top = argparse.ArgumentParser()
-    sub = top.add_subparsers()
-    module.register(sub)
-    return top.parse_args(list(argv))
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``ddbpipe ARGV``: exit code, stdout, stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def endpoint(moto_aws: AwsConfig) -> list[str]:
@@ -78,20 +72,19 @@ def attached(iam_client: Any, role: str) -> list[str]:
             iam_client.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
 
 
-def test_iam_setup_creates_the_roles_once(moto_aws, iam_client):
-    args = parse(iam_cmd, "iam", "setup", *endpoint(moto_aws))
-    first, second = io.StringIO(), io.StringIO()
-    assert iam_cmd._setup(args, first) == 0
-    assert iam_cmd._setup(args, second) == 0  # idempotent
+def test_iam_setup_creates_the_roles_once(moto_aws, iam_client, capsys):
+    code, first, _ = cli(capsys, "iam", "setup", *endpoint(moto_aws))
+    assert code == 0
+    code, second, _ = cli(capsys, "iam", "setup", *endpoint(moto_aws))
+    assert code == 0  # idempotent
 
-    assert "role EMR_DefaultRole_V2: created, trusts elasticmapreduce.amazonaws.com" in \
-        first.getvalue()
+    assert "role EMR_DefaultRole_V2: created, trusts elasticmapreduce.amazonaws.com" in first
     assert "instance profile EMR_EC2_DefaultRole: created, role EMR_EC2_DefaultRole added" in \
-        first.getvalue()
-    assert "created" not in second.getvalue()
-    assert "role EMR_DefaultRole_V2: exists, left as is\n" in second.getvalue()
+        first
+    assert "created" not in second
+    assert "role EMR_DefaultRole_V2: exists, left as is\n" in second
     assert "instance profile EMR_EC2_DefaultRole: exists with role EMR_EC2_DefaultRole" in \
-        second.getvalue()
+        second
 
     assert attached(iam_client, "EMR_DefaultRole_V2") == [iam.EMR_SERVICE_POLICY]
     assert attached(iam_client, "EMR_EC2_DefaultRole") == [iam.EMR_EC2_POLICY]
@@ -101,15 +94,14 @@ def test_iam_setup_creates_the_roles_once(moto_aws, iam_client):
     profile = iam_client.get_instance_profile(
         InstanceProfileName="EMR_EC2_DefaultRole")["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == ["EMR_EC2_DefaultRole"]
-    assert "for-use-with-amazon-emr-managed-policies=true" in first.getvalue()
+    assert "for-use-with-amazon-emr-managed-policies=true" in first
 
 
-def test_iam_setup_with_the_old_services_names(moto_aws, iam_client):
-    args = parse(iam_cmd, "iam", "setup", "--datapipeline-roles", "--scheduler-role",
-                 *endpoint(moto_aws))
-    out = io.StringIO()
-    iam_cmd._setup(args, out)
-    iam_cmd._setup(args, io.StringIO())
+def test_iam_setup_with_the_old_services_names(moto_aws, iam_client, capsys):
+    args = ["iam", "setup", "--datapipeline-roles", "--scheduler-role", *endpoint(moto_aws)]
+    code, out, _ = cli(capsys, *args)
+    assert code == 0
+    assert cli(capsys, *args)[0] == 0
     assert attached(iam_client, "DataPipelineDefaultRole") == [iam.EMR_SERVICE_POLICY]
     assert attached(iam_client, "DataPipelineDefaultResourceRole") == [iam.EMR_EC2_POLICY]
     role = iam_client.get_role(RoleName=iam.SCHEDULER_ROLE)["Role"]
@@ -120,7 +112,7 @@ def test_iam_setup_with_the_old_services_names(moto_aws, iam_client):
     assert doc["Statement"][0]["Condition"] == \
         {"StringEquals": {"aws:RequestTag/dynamodbdatapipeline": "true"}}
     assert doc["Statement"][1]["Resource"][0].endswith(":role/DataPipelineDefaultRole")
-    assert f"scheduler role ARN: {role['Arn']}" in out.getvalue()
+    assert f"scheduler role ARN: {role['Arn']}" in out
 
 
 def test_an_existing_role_is_left_alone_but_checked(iam_client, unique):
@@ -134,38 +126,35 @@ def test_an_existing_role_is_left_alone_but_checked(iam_client, unique):
     assert attached(iam_client, name) == []
 
 
-def test_iam_policy_names_the_tables_and_the_callers_account(moto_aws):
-    args = parse(iam_cmd, "iam", "policy", "--table", "Forum", "--table", "Thread", "--bucket",
-                 "my-bucket", *endpoint(moto_aws))
-    out = io.StringIO()
-    iam_cmd._policy(args, out)
-    doc = json.loads(out.getvalue())
+def test_iam_policy_names_the_tables_and_the_callers_account(moto_aws, capsys):
+    code, out, _ = cli(capsys, "iam", "policy", "--table", "Forum", "--table", "Thread",
+                       "--bucket", "my-bucket", *endpoint(moto_aws))
+    assert code == 0
+    doc = json.loads(out)
     account = client(moto_aws, "sts").get_caller_identity()["Account"]
     tables = next(s for s in doc["Statement"] if s["Sid"] == "DynamoDBTheseTables")
     assert tables["Resource"] == [f"arn:aws:dynamodb:{REGION}:{account}:table/Forum",
                                   f"arn:aws:dynamodb:{REGION}:{account}:table/Thread"]
 
-    args = parse(iam_cmd, "iam", "policy", "--table", "Forum", "--bucket", "my-bucket",
-                 "--region", "eu-west-1", "--account", "210987654321")
-    out = io.StringIO()
-    iam_cmd._policy(args, out)
-    assert "arn:aws:dynamodb:eu-west-1:210987654321:table/Forum" in out.getvalue()
+    code, out, _ = cli(capsys, "iam", "policy", "--table", "Forum", "--bucket", "my-bucket",
+                       "--region", "eu-west-1", "--account", "210987654321")
+    assert code == 0
+    assert "arn:aws:dynamodb:eu-west-1:210987654321:table/Forum" in out
 
 
-def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkeypatch):
+def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkeypatch, capsys):
     monkeypatch.setattr(emr_cmd, "build_artifacts", lambda tmp: built)  # built once above
     iam.ensure_roles(iam_client, iam.RoleNames(), io.StringIO())
     s3 = client(moto_aws, "s3")
     bucket = f"sched-{unique}"
     s3.create_bucket(Bucket=bucket)
     name = f"nightly-{unique}"
-    args = parse(schedule_cmd, "schedule", "create", "--name", name, "--cron",
-                 "cron(0 3 * * ? *)", "export", "--table", "Orders", "--to", f"s3://{bucket}",
-                 "--read-capacity", "3000", "--log-uri", f"s3://{bucket}/logs",
-                 *endpoint(moto_aws))
-    out = io.StringIO()
-    assert schedule_cmd._create(args, out) == 0
-    assert "created schedule arn:aws:scheduler" in out.getvalue()
+    create = ["schedule", "create", "--name", name, "--cron", "cron(0 3 * * ? *)", "export",
+              "--table", "Orders", "--to", f"s3://{bucket}", "--read-capacity", "3000",
+              "--log-uri", f"s3://{bucket}/logs", *endpoint(moto_aws)]
+    code, out, _ = cli(capsys, *create)
+    assert code == 0
+    assert "created schedule arn:aws:scheduler" in out
 
     scheduler = client(moto_aws, "scheduler")
     got = scheduler.get_schedule(Name=name, GroupName="ddbpipe")
@@ -193,35 +182,34 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     cluster_id = client(moto_aws, "emr").run_job_flow(**request)["JobFlowId"]
     assert cluster_id.startswith("j-")
 
-    listing = parse(schedule_cmd, "schedule", "list", *endpoint(moto_aws))
-    out = io.StringIO()
-    schedule_cmd._list(listing, out)
+    code, out, _ = cli(capsys, "schedule", "list", *endpoint(moto_aws))
+    assert code == 0
     assert f"{name}  ENABLED   cron(0 3 * * ? *) (UTC)  ddbpipe export Orders (schedule {name})" \
-        in out.getvalue()
+        in out
 
-    again = io.StringIO()
-    with pytest.raises(ConfigError, match="already exists"):
-        schedule_cmd._create(args, again)
+    code, _, err = cli(capsys, *create)
+    assert code == ConfigError.exit_code
+    assert f"ddbpipe: error: A schedule named {name!r} already exists." in err
 
-    delete = parse(schedule_cmd, "schedule", "delete", "--name", name, *endpoint(moto_aws))
-    out = io.StringIO()
-    schedule_cmd._delete(delete, out)
-    assert f"s3://{bucket}/logs/ddbpipe-schedules/{name}/" in out.getvalue()
+    delete = ["schedule", "delete", "--name", name, *endpoint(moto_aws)]
+    code, out, _ = cli(capsys, *delete)
+    assert code == 0
+    assert f"s3://{bucket}/logs/ddbpipe-schedules/{name}/" in out
     assert name not in [r["Name"] for r in schedule.list_schedules(scheduler)]
-    with pytest.raises(ConfigError, match="No schedule named"):
-        schedule_cmd._delete(delete, io.StringIO())
+    code, _, err = cli(capsys, *delete)
+    assert code == ConfigError.exit_code
+    assert f"ddbpipe: error: No schedule named {name!r}" in err
 
 
-def test_schedule_dry_run_touches_nothing(moto_aws, unique):
+def test_schedule_dry_run_touches_nothing(moto_aws, unique, capsys):
     scheduler = client(moto_aws, "scheduler")
     before = schedule.list_schedules(scheduler)
-    args = parse(schedule_cmd, "schedule", "create", "--name", f"dry-{unique}", "--cron",
-                 "rate(1 day)", "--dry-run", "import", "--from", "s3://bkt/x/T/2025-01-01-00-00-00",
-                 "--table", "Target", "--write-capacity", "100", "--log-uri", "s3://bkt/logs",
-                 *endpoint(moto_aws))
-    out = io.StringIO()
-    assert schedule_cmd._create(args, out) == 0
-    text = out.getvalue()
+    code, text, _ = cli(capsys, "schedule", "create", "--name", f"dry-{unique}", "--cron",
+                        "rate(1 day)", "--dry-run", "import", "--from",
+                        "s3://bkt/x/T/2025-01-01-00-00-00", "--table", "Target",
+                        "--write-capacity", "100", "--log-uri", "s3://bkt/logs",
+                        *endpoint(moto_aws))
+    assert code == 0
     assert "# CreateSchedule request" in text
     assert '"Arn": "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"' in text
     assert schedule.list_schedules(scheduler) == before

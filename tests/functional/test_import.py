@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from ddbpipe import export, importer, layout, localstack, sample
+from ddbpipe import export, importer, layout
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import ConfigError, ExportFormatError, KeySchemaMismatch, TableNotFound
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import localstack, sample
 from tests.functional.test_export import special_items
 from tests.support import exports
 
@@ -257,9 +258,15 @@ def test_cross_region_copy(aws, other_region, spark, ddb, s3, bucket, unique):
     ddb_eu = client(other_region, "dynamodb")
     sample.create_table(ddb_eu, name)  # same name and key schema, other region
 
+    def source_folder() -> dict[str, str]:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=exp.folder.prefix)["Contents"]
+        return {o["Key"]: o["ETag"] for o in listing}
+
+    before = source_folder()
     result = run_import(spark, other_region, exp.folder, name)
 
     assert result.region == "eu-west-1" and result.source.source_region == "us-east-1"
     assert "exported in us-east-1) into " + name + " in eu-west-1" in result.summary()
     assert items_of(ddb_eu, name) == items_of(ddb, name)
-    assert layout.SUCCESS  # the source folder is untouched
+    assert source_folder() == before  # the source folder is untouched
+    assert exp.folder.join(layout.SUCCESS).key in before

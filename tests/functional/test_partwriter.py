@@ -12,7 +12,7 @@ from ddbpipe.aws import client
 from ddbpipe.export.partwriter import WriterConfig, write_partition
 from ddbpipe.formats import item_size, item_to_line, line_to_item
 from ddbpipe.s3uri import S3Uri
-from ddbpipe.sample import sample_item
+from ddbpipe_dev.sample import sample_item
 
 pytestmark = pytest.mark.functional
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from ddbpipe import layout, localstack, sample
+from ddbpipe import layout
 from ddbpipe.aws import AwsConfig
 from ddbpipe.cli import main
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import localstack, sample
 from tests.support import exports
 from tests.support.capacity_proxy import CapacityProxy, Faults, ProxyConfig
 

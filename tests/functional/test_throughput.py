@@ -13,9 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from ddbpipe import export, importer, localstack, sample
+from ddbpipe import export, importer
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import localstack, sample
 from tests.support.capacity_proxy import CapacityProxy, Faults, Limits, ProxyConfig
 
 pytestmark = pytest.mark.functional

@@ -51,3 +51,15 @@ def test_errors_survive_pickling():
     err = TableNotFound("Table 'x' does not exist.", "Check the name.")
     back = pickle.loads(pickle.dumps(err))
     assert isinstance(back, DdbpipeError) and str(back) == str(err)
+
+
+def test_error_code_reads_the_aws_code_and_nothing_else():
+    import botocore.exceptions
+
+    from ddbpipe.aws import error_code
+
+    err = botocore.exceptions.ClientError({"Error": {"Code": "NoSuchKey", "Message": "m"}},
+                                          "GetObject")
+    assert error_code(err) == "NoSuchKey"
+    assert error_code(botocore.exceptions.ClientError({}, "GetObject")) == ""
+    assert error_code(ValueError("NoSuchKey")) == ""

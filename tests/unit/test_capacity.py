@@ -88,3 +88,15 @@ def test_read_conf_sets_every_key():
     on_emr = capacity.read_conf(info, plan, endpoint=None, yarn=True)
     assert on_emr["dynamodb.yarn.enabled"] == "true"
     assert not any(k.startswith("dynamodb.aws") or k == "dynamodb.endpoint" for k in on_emr)
+
+
+def test_capacity_for_applies_the_on_demand_rule_once():
+    assert capacity.capacity_for(table(rcu=700, wcu=30), "read") == (700, "provisioned")
+    assert capacity.capacity_for(table(rcu=700, wcu=30), "write") == (30, "provisioned")
+    assert capacity.capacity_for(table(on_demand=True), "read") == (4000, "on-demand default")
+    assert capacity.capacity_for(table(rcu=0, wcu=0), "write") == (4000, "on-demand default")
+    assert capacity.capacity_for(None, "write") == (4000, "on-demand default")
+    assert capacity.capacity_for(table(rcu=700), "read", 50) == (50, "--read-capacity")
+    assert capacity.capacity_for(None, "write", 9) == (9, "--write-capacity")
+    with pytest.raises(ValueError):
+        capacity.capacity_for(None, "export")

@@ -10,9 +10,9 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from cluster import definition as d
-from cluster import iam, launcher, schedule
 from ddbpipe.aws import AwsConfig
+from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import emr_errors, iam, schedule, staging
 from ddbpipe.commands import emr
 from ddbpipe.errors import ConfigError, PermissionDenied, QuotaExceeded
 
@@ -107,7 +107,7 @@ def test_the_tag_is_always_there_and_roles_follow_the_options():
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in plan.request["Tags"]
     assert plan.request["ServiceRole"] == "DataPipelineDefaultRole"
     assert plan.request["JobFlowRole"] == "DataPipelineDefaultResourceRole"
-    assert launcher.has_pipeline_tag(plan.request)
+    assert emr_errors.has_pipeline_tag(plan.request)
 
 
 def test_add_job_flow_steps_request_for_a_running_cluster():
@@ -350,29 +350,29 @@ def client_error(code: str, message: str = "boom", op: str = "RunJobFlow") -> Cl
 
 def test_emr_errors_are_explained_by_code():
     plan = d.plan_run(export_job(), options(), run=RUN, wheel_name=WHEEL)
-    denied = launcher.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",
+    denied = emr_errors.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",
                                         plan.request)
     assert isinstance(denied, PermissionDenied)
     assert "iam:PassRole on EMR_DefaultRole_V2 and EMR_EC2_DefaultRole" in str(denied)
 
     untagged = {**plan.request, "Tags": []}
-    missing_tag = launcher.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",
+    missing_tag = emr_errors.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",
                                              untagged)
     assert isinstance(missing_tag, PermissionDenied)
     assert "no dynamodbdatapipeline=true tag" in str(missing_tag)
 
-    quota = launcher.explain_emr_error(client_error("LimitExceededException"), "RunJobFlow")
+    quota = emr_errors.explain_emr_error(client_error("LimitExceededException"), "RunJobFlow")
     assert isinstance(quota, QuotaExceeded) and "Service Quotas" in str(quota)
 
-    invalid = launcher.explain_emr_error(
+    invalid = emr_errors.explain_emr_error(
         client_error("ValidationException", "Invalid InstanceProfile: EMR_EC2_DefaultRole."),
         "RunJobFlow", plan.request)
     assert isinstance(invalid, ConfigError)
     assert "Invalid InstanceProfile" in str(invalid) and "ddbpipe iam setup" in str(invalid)
 
-    creds = launcher.explain_emr_error(client_error("UnrecognizedClientException"), "RunJobFlow")
+    creds = emr_errors.explain_emr_error(client_error("UnrecognizedClientException"), "RunJobFlow")
     assert isinstance(creds, PermissionDenied) and "credentials" in str(creds)
-    assert launcher.explain_emr_error(client_error("InternalServerError"), "RunJobFlow") is None
+    assert emr_errors.explain_emr_error(client_error("InternalServerError"), "RunJobFlow") is None
 
 
 # --- pinned requirements ---------------------------------------------------------------------
@@ -390,7 +390,7 @@ def test_pinned_requirements_follow_the_closure_for_the_cluster_python():
                      'urllib3 (<1.27,>=1.25.4) ; python_version < "3.10"'],
         "python-dateutil": ["six >=1.5"],
     }
-    pins = launcher.pinned_requirements(
+    pins = staging.pinned_requirements(
         ["boto3>=1.34", 'pyspark==3.5.9; extra == "local"'],
         version_of=lambda n: versions[n], requires_of=lambda n: requires.get(n, []))
     assert pins == ["boto3==1.40.0", "botocore==1.40.0", "jmespath==1.0.1",
@@ -399,7 +399,7 @@ def test_pinned_requirements_follow_the_closure_for_the_cluster_python():
 
 
 def test_requirements_of_this_checkout_are_pinned():
-    pins = launcher.pinned_requirements(launcher.installed_requires())
+    pins = staging.pinned_requirements(staging.installed_requires())
     assert any(p.startswith("boto3==") for p in pins)
     assert all(re.match(r"^[a-z0-9.\-]+==\S+$", p) for p in pins), pins
     assert not any(p.startswith(("pyspark", "moto", "pytest")) for p in pins)
@@ -464,3 +464,11 @@ def test_dry_run_prints_the_request_and_the_cli(monkeypatch):
     assert "/jobs/export_table.py" in text and "requirements.txt" in text
     # nothing secret travels in the request
     assert "AWS_SECRET" not in text and "awsSecretAccessKey" not in text
+
+
+def test_a_failed_wheel_build_says_what_to_do(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project\n")  # not TOML: the build stops at once
+    with pytest.raises(staging.WheelBuildFailed) as info:
+        staging.build_wheel(tmp_path, tmp_path / "out")
+    assert f"Building the ddbpipe wheel from {tmp_path} failed" in info.value.what
+    assert "make wheel" in info.value.fix

@@ -21,18 +21,11 @@ from pathlib import Path
 from typing import Optional
 
 from ddbpipe.errors import ConfigError, EndpointUnreachable
+from ddbpipe.home import project_root
 
 HOST = "127.0.0.1"
 DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_MOTO_PORT = 5000
-
-
-def project_root() -> Path:
-    """The checkout this package runs from (where the Makefile put .cache)."""
-    env = os.environ.get("DDBPIPE_HOME")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent
 
 
 def dynalite_bin() -> Path:
@@ -67,7 +60,8 @@ def wait_for_port(
                 return
         except OSError:
             time.sleep(0.1)
-    raise EndpointUnreachable(f"{what} did not answer on {HOST}:{port} within {timeout:.0f} s.", "")
+    raise EndpointUnreachable(f"{what} did not answer on {HOST}:{port} within {timeout:.0f} s.",
+                              "See its log; on a busy machine, run again.")
 
 
 @dataclass

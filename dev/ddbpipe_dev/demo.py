@@ -12,8 +12,9 @@ import os
 import sys
 import time
 
-from ddbpipe import layout, localstack, sample
+from ddbpipe import layout
 from ddbpipe.aws import AwsConfig, client
+from ddbpipe_dev import localstack, sample
 
 REGION = "us-east-1"
 BUCKET = "ddbpipe-demo"
