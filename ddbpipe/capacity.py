@@ -22,6 +22,7 @@ from ddbpipe.tables import TableInfo
 ON_DEMAND_DEFAULT_RCU = 4000
 #: Write capacity assumed for an on-demand table when --write-capacity is not given.
 ON_DEMAND_DEFAULT_WCU = 4000
+ON_DEMAND_SOURCE = "on-demand default"
 #: The connector gives a task at most this many units of the budget (MIN_READ_THROUGHPUT_PER_MAP).
 UNITS_PER_TASK = 100
 MAX_BYTES_PER_SEGMENT = 1024**3
@@ -46,7 +47,14 @@ def capacity_for(table: Optional[TableInfo], kind: str,
         units = table.read_capacity if kind == "read" else table.write_capacity
         if not table.on_demand and units > 0:
             return units, "provisioned"
-    return (ON_DEMAND_DEFAULT_RCU if kind == "read" else ON_DEMAND_DEFAULT_WCU), "on-demand default"
+    return (ON_DEMAND_DEFAULT_RCU if kind == "read" else ON_DEMAND_DEFAULT_WCU), ON_DEMAND_SOURCE
+
+
+def on_demand_note(table: str, kind: str, units: int, percent: float) -> str:
+    """What the user is told when an on-demand table is planned with ddbpipe's default."""
+    unit = "RCU" if kind == "read" else "WCU"
+    return (f"{table} is on-demand: {kind}ing at {percent} x {units} {unit} (ddbpipe's "
+            f"default); pass --{kind}-capacity to choose the rate.")
 
 
 @dataclass(frozen=True)
@@ -74,16 +82,9 @@ def plan_read(
     check_capacity(read_capacity, "--read-capacity")
     parallelism = max(1, parallelism)
     warnings: list[str] = []
-    if read_capacity is not None:
-        capacity, source = read_capacity, "--read-capacity"
-    elif table.on_demand or table.read_capacity <= 0:
-        capacity, source = ON_DEMAND_DEFAULT_RCU, "on-demand default"
-        warnings.append(
-            f"{table.name} is on-demand: reading at {percent} x {ON_DEMAND_DEFAULT_RCU} RCU "
-            "(ddbpipe's default); pass --read-capacity to choose the rate."
-        )
-    else:
-        capacity, source = table.read_capacity, "provisioned"
+    capacity, source = capacity_for(table, "read", read_capacity)
+    if source == ON_DEMAND_SOURCE:
+        warnings.append(on_demand_note(table.name, "read", capacity, percent))
 
     budget = max(1, math.floor(capacity * percent))
     tasks = max(1, min(parallelism, budget // UNITS_PER_TASK))

@@ -179,8 +179,7 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
 def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: tasks.TaskConfig,
              exported: Any, slots: int) -> WriteStats:
     """Delete the items of the table whose key is not among ``exported`` (an RDD of keys)."""
-    read_rate = max(1.0, (info.read_capacity if not info.on_demand and info.read_capacity
-                          else capacity.ON_DEMAND_DEFAULT_RCU) * 0.5 / slots)
+    read_rate = max(1.0, capacity.capacity_for(info, "read")[0] * 0.5 / slots)
     scan_task = replace(task, rate=read_rate)
     segments = max(slots, math.ceil(info.size_bytes / capacity.MAX_BYTES_PER_SEGMENT))
     present = sc.parallelize(range(segments), segments).mapPartitions(

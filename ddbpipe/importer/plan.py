@@ -33,15 +33,9 @@ def plan_write(table: TableInfo, percent: float, slots: int, files: int,
                write_capacity: Optional[int] = None) -> WritePlan:
     """The write budget and how many tasks share it (all of them run at once)."""
     warnings = []
-    if write_capacity is not None:
-        cap, source = write_capacity, "--write-capacity"
-    elif table.on_demand or table.write_capacity <= 0:
-        cap, source = capacity.ON_DEMAND_DEFAULT_WCU, "on-demand default"
-        warnings.append(f"{table.name} is on-demand: writing at {percent} x "
-                        f"{capacity.ON_DEMAND_DEFAULT_WCU} WCU (ddbpipe's default); pass "
-                        "--write-capacity to choose the rate.")
-    else:
-        cap, source = table.write_capacity, "provisioned"
+    cap, source = capacity.capacity_for(table, "write", write_capacity)
+    if source == capacity.ON_DEMAND_SOURCE:
+        warnings.append(capacity.on_demand_note(table.name, "write", cap, percent))
     tasks = max(1, min(slots, files))
     return WritePlan(cap, source, percent, tasks, tuple(warnings))
 
