@@ -22,7 +22,7 @@ from pathlib import Path
 from ddbpipe import capacity, export
 from ddbpipe.aws import AwsConfig, client, frozen_credentials
 from ddbpipe.s3uri import S3Uri
-from ddbpipe.spark import jvm_class, local_session
+from ddbpipe.spark import connector_items, local_session
 from ddbpipe.tables import describe
 from ddbpipe_dev import localstack, sample
 
@@ -39,15 +39,8 @@ def jvm_path(spark, aws: AwsConfig, table: str, dest: str) -> float:
     plan = capacity.plan_read(info, 1.5, spark.sparkContext.defaultParallelism, 100_000)
     conf = capacity.read_conf(info, plan, endpoint=aws.endpoint("dynamodb"), yarn=False,
                               credentials=frozen_credentials(aws))
-    sc = spark.sparkContext
-    jconf = sc._jvm.org.apache.hadoop.mapred.JobConf(sc._jsc.hadoopConfiguration())
-    for k, v in conf.items():
-        jconf.set(k, v)
     t0 = time.monotonic()
-    rdd = sc._jsc.hadoopRDD(jconf, jvm_class(spark, capacity.INPUT_FORMAT),
-                            jvm_class(spark, "org.apache.hadoop.io.Text"),
-                            jvm_class(spark, capacity.ITEM_WRITABLE), plan.tasks)
-    rdd.values().saveAsTextFile(dest)
+    connector_items(spark, conf, plan.tasks).saveAsTextFile(dest)
     return time.monotonic() - t0
 
 

@@ -31,22 +31,21 @@ def connector_read(spark: Any, aws: AwsConfig, table: str, percent: float,
                    segments: Optional[int] = None) -> tuple[int, float]:
     """Items and seconds of the connector's read of ``table`` ending in ``count`` or ``pipe``;
     ``segments`` overrides the plan's segment count (an experiment)."""
-    from ddbpipe.spark import default_parallelism, is_yarn, java_list, java_map, jvm_class
+    from ddbpipe.spark import (
+        connector_items,
+        default_parallelism,
+        is_yarn,
+        java_list,
+        java_map,
+    )
 
     info = describe(client(aws, "dynamodb"), table, aws.region)
     plan = capacity.plan_read(info, percent, default_parallelism(spark), read_capacity)
     conf = capacity.read_conf(info, plan, endpoint=aws.endpoint("dynamodb"),
                               yarn=is_yarn(spark), credentials=frozen_credentials(aws))
-    sc = spark.sparkContext
-    jconf = sc._jvm.org.apache.hadoop.mapred.JobConf(sc._jsc.hadoopConfiguration())
     if segments is not None:
         conf["dynamodb.scan.segments"] = str(segments)
-    for key, value in conf.items():
-        jconf.set(key, value)
-    values = sc._jsc.hadoopRDD(
-        jconf, jvm_class(spark, capacity.INPUT_FORMAT),
-        jvm_class(spark, "org.apache.hadoop.io.Text"),
-        jvm_class(spark, capacity.ITEM_WRITABLE), plan.tasks).values()
+    values = connector_items(spark, conf, plan.tasks)
     started = time.monotonic()
     if mode == "count":
         items = int(values.count())

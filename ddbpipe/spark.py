@@ -153,6 +153,28 @@ def jvm_class(spark: Any, name: str) -> Any:
         ) from err
 
 
+def connector_items(spark: Any, conf: dict[str, str], tasks: int) -> Any:
+    """The connector's scan as a JVM RDD of items (``DynamoDBItemWritable``), ``tasks`` splits.
+
+    ``conf`` is the connector's Hadoop configuration (:func:`ddbpipe.capacity.read_conf`). The
+    items stay in the JVM: PySpark cannot unpickle them (decisions.md), so callers pipe them or
+    save them from there.
+    """
+    from ddbpipe import capacity
+
+    sc = spark.sparkContext
+    jconf = sc._jvm.org.apache.hadoop.mapred.JobConf(sc._jsc.hadoopConfiguration())
+    for key, value in conf.items():
+        jconf.set(key, value)
+    return sc._jsc.hadoopRDD(
+        jconf,
+        jvm_class(spark, capacity.INPUT_FORMAT),
+        jvm_class(spark, "org.apache.hadoop.io.Text"),
+        jvm_class(spark, capacity.ITEM_WRITABLE),
+        tasks,
+    ).values()
+
+
 def java_list(spark: Any, values: list[str]) -> Any:
     jlist = spark.sparkContext._jvm.java.util.ArrayList()
     for v in values:

@@ -28,12 +28,12 @@ from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
     cancel_jobs,
     collect,
+    connector_items,
     default_parallelism,
     is_local,
     is_yarn,
     java_list,
     java_map,
-    jvm_class,
 )
 from ddbpipe.tables import TableInfo, describe
 from ddbpipe.throttle import no_retry_config
@@ -66,17 +66,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
 
     s3folder.start(s3, folder)
     try:
-        sc = spark.sparkContext
-        jconf = sc._jvm.org.apache.hadoop.mapred.JobConf(sc._jsc.hadoopConfiguration())
-        for key, value in conf.items():
-            jconf.set(key, value)
-        items = sc._jsc.hadoopRDD(
-            jconf,
-            jvm_class(spark, capacity.INPUT_FORMAT),
-            jvm_class(spark, "org.apache.hadoop.io.Text"),
-            jvm_class(spark, capacity.ITEM_WRITABLE),
-            plan.tasks,
-        ).values()
+        items = connector_items(spark, conf, plan.tasks)
         piped = items.pipe(java_list(spark, _writer_command(spark)),
                            java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
         scan_started = time.monotonic()

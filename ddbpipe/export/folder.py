@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from typing import Any, Collection, Optional, Sequence
 
 from ddbpipe import __version__, layout
+from ddbpipe.aws import error_code
 from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
 from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.tables import TableInfo
-from ddbpipe.aws import error_code
 
 log = logging.getLogger(__name__)
 
