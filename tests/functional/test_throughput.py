@@ -24,6 +24,13 @@ pytestmark = pytest.mark.functional
 #: first seconds of an export run faster; the steady part starts after that burst has drained.
 HEAD_TRIM = 8
 TAIL_TRIM = 2
+#: Seconds of its rate the connector may read at once at the start
+#: (RATE_CONTROLLER_WINDOW_SIZE_SEC): a table sized for N steady seconds needs this many seconds'
+#: worth of items more, or a run that starts slowly on a busy machine (the bucket fills meanwhile)
+#: ends before N steady seconds.
+CONNECTOR_BURST = 5
+#: Steady seconds each throughput test judges (at least 4 are needed to judge at all).
+STEADY = 12
 #: DynamoDB keeps up to 300 s of unused capacity for bursts; the stand-in keeps 10 s: enough to
 #: absorb the connector's 5-second start at 100 % of capacity, far less than a real table allows.
 BURST_SECONDS = 10.0
@@ -72,7 +79,7 @@ def test_export_uses_its_share_of_read_capacity(percent, aws, metered, proxy, sp
     rcu, payload = 120, 4000  # ~0.5 RCU per item on an eventually consistent scan
     target = rcu * percent
     name = f"rthr-{unique}"
-    count = int(target * (HEAD_TRIM + 10) / 0.5)  # ~10 steady seconds after the burst
+    count = int(target * (HEAD_TRIM + CONNECTOR_BURST + STEADY) / 0.5)
     load(ddb, name, count, payload, rcu, 1000)
     proxy.reset_stats()
 
@@ -94,7 +101,7 @@ def test_import_uses_its_share_of_write_capacity_across_tasks(percent, aws, mete
 
     wcu, payload = 80, 900  # 1 WCU per item
     target = wcu * percent
-    count = int(target * 12)
+    count = int(target * (2 + TAIL_TRIM + STEADY))  # imports start at their rate: no burst
     folder = S3Uri(bucket, "baseline")
     exports.write_datapipeline(s3, folder, [item(i, payload) for i in range(count)], per_file=50)
     name = f"wthr-{unique}"
@@ -119,7 +126,7 @@ def test_on_demand_ceiling_is_honoured_and_spread(aws, metered, proxy, spark, dd
     ceiling = 400
     proxy.configure(table_on_demand={name: Limits(read=ceiling, write=ceiling)})
     try:
-        count = int(ceiling * 0.5 * (HEAD_TRIM + 8) / 0.5)
+        count = int(ceiling * 0.5 * (2 + CONNECTOR_BURST + STEADY) / 0.5)
         load(ddb, name, count, 4000, None, 0)
         proxy.reset_stats()
         (result,) = export.run(spark, export.ExportConfig(
