@@ -28,6 +28,8 @@ def table_capacities(ddb: Optional[DynamoDBClient], job: d.JobSpec,
     for table in job.tables:
         if job.capacity is not None:  # the job will not look at the table either
             units, source = capacity_for(None, kind, job.capacity)
+        elif ddb is None:
+            raise ValueError("a DynamoDB client is needed to size from the tables")
         else:
             try:
                 units, source = capacity_for(describe(ddb, table, job.region, endpoint), kind)

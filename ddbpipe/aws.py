@@ -14,12 +14,20 @@ import argparse
 import os
 import socket
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, overload
 from urllib.parse import urlparse
 
 from ddbpipe import __version__
 from ddbpipe.checks import check_region
 from ddbpipe.errors import ConfigError, EndpointUnreachable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_emr import EMRClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sts import STSClient
 
 #: Services ddbpipe talks to, with the suffix of their AWS_ENDPOINT_URL_<SUFFIX> variable.
 SERVICES = {
@@ -136,8 +144,29 @@ def session(cfg: AwsConfig) -> Any:
         ) from err
 
 
+@overload
+def client(cfg: AwsConfig, service: Literal["s3"], *, boto_session: Any = None,
+           **config: Any) -> S3Client: ...
+@overload
+def client(cfg: AwsConfig, service: Literal["dynamodb"], *, boto_session: Any = None,
+           **config: Any) -> DynamoDBClient: ...
+@overload
+def client(cfg: AwsConfig, service: Literal["emr"], *, boto_session: Any = None,
+           **config: Any) -> EMRClient: ...
+@overload
+def client(cfg: AwsConfig, service: Literal["iam"], *, boto_session: Any = None,
+           **config: Any) -> IAMClient: ...
+@overload
+def client(cfg: AwsConfig, service: Literal["sts"], *, boto_session: Any = None,
+           **config: Any) -> STSClient: ...
+@overload
+def client(cfg: AwsConfig, service: Literal["scheduler"], *, boto_session: Any = None,
+           **config: Any) -> EventBridgeSchedulerClient: ...
+@overload
+def client(cfg: AwsConfig, service: str, *, boto_session: Any = None, **config: Any) -> Any: ...
 def client(cfg: AwsConfig, service: str, *, boto_session: Any = None, **config: Any) -> Any:
-    """One client factory: retries, timeouts, user agent and the resolved endpoint."""
+    """One client factory: retries, timeouts, user agent and the resolved endpoint. Typed per
+    service (``client(cfg, "s3")`` is an ``S3Client`` to mypy)."""
     from botocore.config import Config
 
     opts: dict[str, Any] = {

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from ddbpipe.aws import error_code
 from ddbpipe.errors import EndpointUnreachable, PermissionDenied, TableNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 ON_DEMAND = "PAY_PER_REQUEST"
 PROVISIONED = "PROVISIONED"
@@ -57,7 +60,8 @@ class TableInfo:
         )
 
 
-def describe(ddb: Any, name: str, region: str, endpoint: Optional[str] = None) -> TableInfo:
+def describe(ddb: DynamoDBClient, name: str, region: str,
+             endpoint: Optional[str] = None) -> TableInfo:
     """DescribeTable, turning the usual failures into errors that say what to do."""
     import botocore.exceptions
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ddbpipe.errors import EndpointUnreachable
 from ddbpipe.throttle import SAY_EVERY_SECONDS, UNREACHABLE_SECONDS, is_retryable, say_waiting
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 class EndpointWatch:
-    def __init__(self, ddb: Any, table: str, where: str, cancel: Callable[[], None],
+    def __init__(self, ddb: DynamoDBClient, table: str, where: str, cancel: Callable[[], None],
                  interval: float = 5.0, unreachable_after: float = UNREACHABLE_SECONDS,
                  clock: Callable[[], float] = time.monotonic,
                  say: Callable[[str], None] = say_waiting) -> None:

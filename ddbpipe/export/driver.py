@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ddbpipe import capacity, interrupts, layout
 from ddbpipe.aws import check_reachable, client, frozen_credentials
@@ -39,6 +39,9 @@ from ddbpipe.tables import TableInfo, describe
 from ddbpipe.throttle import no_retry_config
 from ddbpipe.watchdog import EndpointWatch
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +50,7 @@ def _writer_command(spark: Any) -> list[str]:
     return [python, "-m", WRITER_MODULE]
 
 
-def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, s3: Any,
+def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, s3: S3Client,
                  parallelism: int) -> TableResult:
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()

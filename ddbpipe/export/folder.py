@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Optional, Sequence
 
 from ddbpipe import __version__, layout
 from ddbpipe.aws import error_code
@@ -17,10 +17,13 @@ from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.tables import TableInfo
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 log = logging.getLogger(__name__)
 
 
-def check_bucket(s3: Any, dest: S3Uri, endpoint: Optional[str]) -> None:
+def check_bucket(s3: S3Client, dest: S3Uri, endpoint: Optional[str]) -> None:
     """HeadBucket, with the failure told as the user would fix it."""
     import botocore.exceptions
 
@@ -40,7 +43,7 @@ def check_bucket(s3: Any, dest: S3Uri, endpoint: Optional[str]) -> None:
                                   "Fix --endpoint-url / AWS_ENDPOINT_URL_S3.") from err
 
 
-def _put(s3: Any, where: S3Uri, key: S3Uri, body: bytes) -> None:
+def _put(s3: S3Client, where: S3Uri, key: S3Uri, body: bytes) -> None:
     """PutObject, an AccessDenied told as the permission to grant on ``where``."""
     import botocore.exceptions
 
@@ -54,7 +57,7 @@ def _put(s3: Any, where: S3Uri, key: S3Uri, body: bytes) -> None:
         raise
 
 
-def check_writable(s3: Any, dest: S3Uri) -> None:
+def check_writable(s3: S3Client, dest: S3Uri) -> None:
     """Write and delete a probe object under ``dest``: a bucket we may read but not write fails
     here, in a second, instead of after Spark has started."""
     probe = dest.join(f"_ddbpipe-write-check-{uuid.uuid4().hex[:12]}")
@@ -62,7 +65,7 @@ def check_writable(s3: Any, dest: S3Uri) -> None:
     s3.delete_object(Bucket=probe.bucket, Key=probe.key)
 
 
-def _list_keys(s3: Any, folder: S3Uri) -> list[str]:
+def _list_keys(s3: S3Client, folder: S3Uri) -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
                                                              Prefix=folder.prefix):
@@ -70,14 +73,14 @@ def _list_keys(s3: Any, folder: S3Uri) -> list[str]:
     return keys
 
 
-def _delete_keys(s3: Any, bucket: str, keys: Sequence[str]) -> None:
+def _delete_keys(s3: S3Client, bucket: str, keys: Sequence[str]) -> None:
     for start in range(0, len(keys), 1000):
         chunk = keys[start:start + 1000]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk],
                                                  "Quiet": True})
 
 
-def start(s3: Any, folder: S3Uri) -> None:
+def start(s3: S3Client, folder: S3Uri) -> None:
     """Refuse a folder that holds anything; mark the new one as in progress."""
     existing = _list_keys(s3, folder)
     if existing:
@@ -87,7 +90,7 @@ def start(s3: Any, folder: S3Uri) -> None:
          b"export in progress; no _SUCCESS means not finished\n")
 
 
-def remove_orphans(s3: Any, folder: S3Uri, committed: Collection[str]) -> None:
+def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> None:
     """Delete the files of failed task attempts that Spark retried: every key of the folder but
     the ``committed`` data files and the in-progress marker."""
     keep = set(committed) | {folder.join(layout.IN_PROGRESS).key}
@@ -129,7 +132,7 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
     }
 
 
-def commit(s3: Any, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> None:
+def commit(s3: S3Client, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> None:
     """Manifest, sidecar, then ``_SUCCESS`` last: an import takes the folder only once it is
     there."""
     put = s3.put_object
@@ -140,7 +143,7 @@ def commit(s3: Any, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> Non
     put(Bucket=folder.bucket, Key=folder.join(layout.SUCCESS).key, Body=b"")
 
 
-def abort(s3: Any, folder: S3Uri) -> str:
+def abort(s3: S3Client, folder: S3Uri) -> str:
     """Empty the run folder of a failed export; returns what the user is told about it."""
     try:
         _delete_keys(s3, folder.bucket, _list_keys(s3, folder))

@@ -18,13 +18,17 @@ import sys
 import traceback
 import uuid
 import zlib
-from typing import IO, Any, Optional
+from typing import IO, TYPE_CHECKING, Optional
 
 from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
 from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
 from ddbpipe.s3uri import S3Uri
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 PART_SIZE = 8 * 1024 * 1024
 #: Lines parsed per chunk (1 MiB) to measure DynamoDB's size of the items for the report of
@@ -35,12 +39,12 @@ SIZE_SAMPLE = 16
 class S3Sink:
     """One object written as it streams: a single PUT when small, multipart past PART_SIZE."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, compress: bool) -> None:
+    def __init__(self, s3: S3Client, bucket: str, key: str, compress: bool) -> None:
         self.s3, self.bucket, self.key = s3, bucket, key
         self._gz = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
         self._buf = bytearray()
         self._upload_id: Optional[str] = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self.bytes_in = 0
         self.bytes_out = 0
 
@@ -95,7 +99,7 @@ def _sample(part: bytes, limit: int) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: Any, out: IO[str],
+def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[str],
                     chunk_size: int = 1 << 20) -> int:
     """Stream item lines into data files under ``cfg.folder``; one commit line per file on
     ``out``. Returns the number of items written.

@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional
 
 from ddbpipe import formats, layout
 from ddbpipe.aws import error_code
 from ddbpipe.errors import ExportFormatError, IncompleteExport
 from ddbpipe.s3uri import S3Uri
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: What wrote a folder, as the report and the sidecar-less formats name it.
 SourceFormat = Literal["ddbpipe", "datapipeline", "files", "native-json", "native-ion"]
@@ -71,7 +74,7 @@ class Source:
         return sum(f.size for f in self.files)
 
 
-def _list(s3: Any, folder: S3Uri) -> dict[str, int]:
+def _list(s3: S3Client, folder: S3Uri) -> dict[str, int]:
     """key -> size of every object under ``folder``."""
     out: dict[str, int] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
@@ -82,11 +85,11 @@ def _list(s3: Any, folder: S3Uri) -> dict[str, int]:
     return out
 
 
-def _get(s3: Any, bucket: str, key: str) -> bytes:
+def _get(s3: S3Client, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _get_json(s3: Any, bucket: str, key: str) -> Any:
+def _get_json(s3: S3Client, bucket: str, key: str) -> Any:
     """A JSON document of the folder; an unreadable one is named in the error."""
     try:
         return json.loads(_get(s3, bucket, key))
@@ -124,7 +127,7 @@ def _relocate(urls: list[str], folder: S3Uri, objects: dict[str, int],
     return files, notes
 
 
-def detect(s3: Any, folder: S3Uri, allow_incomplete: bool = False) -> Source:
+def detect(s3: S3Client, folder: S3Uri, allow_incomplete: bool = False) -> Source:
     """Look at ``folder`` and say what it holds and which files to read.
 
     An export that did not finish is refused (:func:`_check_finished`) unless
@@ -209,7 +212,7 @@ def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Sourc
         f"{base}/ has no {NATIVE_SUMMARY}: the DynamoDB export has not finished (or failed)"))
 
 
-def _is_hive(s3: Any, url: str, peek: int = 64 * 1024) -> bool:
+def _is_hive(s3: S3Client, url: str, peek: int = 64 * 1024) -> bool:
     """True when the file's first line is in the Hive-era form (STX/ETX, no braces)."""
     uri = S3Uri.parse(url)
     head = _read_range(s3, uri.bucket, uri.key, peek)
@@ -219,7 +222,7 @@ def _is_hive(s3: Any, url: str, peek: int = 64 * 1024) -> bool:
     return not first.lstrip().startswith(b"{") and b"\x03" in first
 
 
-def _read_range(s3: Any, bucket: str, key: str, size: int) -> bytes:
+def _read_range(s3: S3Client, bucket: str, key: str, size: int) -> bytes:
     body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"]
     return bytes(body.read())
 
@@ -231,7 +234,7 @@ def _is_data_file(folder: S3Uri, key: str) -> bool:
     return not rel.endswith((".json", ".crc", ".txt", ".md"))
 
 
-def _datapipeline(s3: Any, folder: S3Uri, objects: dict[str, int]) -> Source:
+def _datapipeline(s3: S3Client, folder: S3Uri, objects: dict[str, int]) -> Source:
     raw = _get(s3, folder.bucket, folder.join(layout.MANIFEST).key)
     try:
         urls = layout.parse_manifest(raw)
@@ -259,7 +262,7 @@ def _datapipeline(s3: Any, folder: S3Uri, objects: dict[str, int]) -> Source:
     return source
 
 
-def _native(s3: Any, folder: S3Uri, summary_key: str, objects: dict[str, int]) -> Source:
+def _native(s3: S3Client, folder: S3Uri, summary_key: str, objects: dict[str, int]) -> Source:
     base = S3Uri(folder.bucket, summary_key.rsplit("/", 1)[0] if "/" in summary_key else "")
     summary = _get_json(s3, folder.bucket, summary_key)
     fmt = str(summary.get("outputFormat", "DYNAMODB_JSON")).upper()
@@ -388,7 +391,7 @@ def read_items(chunks: Iterator[bytes], url: str,
             raise formats.with_context(err, f"{url} line {number}") from err
 
 
-def s3_chunks(s3: Any, url: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+def s3_chunks(s3: S3Client, url: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
     uri = S3Uri.parse(url)
     body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
     try:

@@ -3,12 +3,15 @@ export's sidecar (only after validation, see :mod:`ddbpipe.importer.driver`)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from ddbpipe.errors import KeySchemaMismatch, TableNotFound
 from ddbpipe.importer.options import ImportConfig
 from ddbpipe.importer.sources import Source
 from ddbpipe.tables import TableInfo, describe
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def key_schema_of(info: TableInfo) -> list[tuple[str, str, str]]:
@@ -59,7 +62,7 @@ def create_request(cfg: ImportConfig, source: Source) -> dict[str, Any]:
     return args
 
 
-def create_table(ddb: Any, cfg: ImportConfig, source: Source) -> TableInfo:
+def create_table(ddb: DynamoDBClient, cfg: ImportConfig, source: Source) -> TableInfo:
     ddb.create_table(**create_request(cfg, source))
     ddb.get_waiter("table_exists").wait(TableName=cfg.table,
                                         WaiterConfig={"Delay": 1, "MaxAttempts": 600})

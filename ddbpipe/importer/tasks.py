@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
@@ -171,7 +171,7 @@ def scan_keys(task: TaskConfig, total_segments: int,
             patience.progress()
             bucket.settle(1 - float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 1)))
             for item in page.get("Items", []):
-                yield formats.key_of(item, names)
+                yield formats.key_of(cast(formats.Item, item), names)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -13,10 +13,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ddbpipe import formats
 from ddbpipe.throttle import Patience, RetryStats, TokenBucket, backoff, call_with_retries
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH = 25
 
@@ -54,7 +57,7 @@ class WriteStats:
 
 
 class BatchWriter:
-    def __init__(self, ddb: Any, table: str, bucket: Optional[TokenBucket],
+    def __init__(self, ddb: DynamoDBClient, table: str, bucket: Optional[TokenBucket],
                  key_names: Sequence[str], patience: Patience, threads: int = 4) -> None:
         self.ddb, self.table, self.bucket = ddb, table, bucket
         # A slow task sends smaller batches, several a second, rather than 25 items every few
@@ -108,7 +111,9 @@ class BatchWriter:
     def _send(self, batch: list[dict[str, Any]], units: int) -> None:
         if self.bucket:
             self.bucket.take(units)
-        pending, attempt, consumed = batch, 0, 0.0
+        # the requests are built from our own item dicts: botocore's TypedDicts are not used
+        pending: list[Any] = batch
+        attempt, consumed = 0, 0.0
         retry = RetryStats()
         while pending:
             resp = call_with_retries(
