@@ -9,6 +9,7 @@ partition) on throttling, 5xx and dropped connections, with exponential backoff 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import threading
@@ -120,8 +121,24 @@ def backoff(attempt: int, base: float = 0.05, cap: float = 20.0,
 MAX_RETRY_SECONDS = 600.0
 #: Connection failures for this long mean nothing answers at the endpoint: say so and stop.
 UNREACHABLE_SECONDS = 60.0
+#: ... unless this environment variable says otherwise (seconds; read by the driver).
+UNREACHABLE_ENV = "DDBPIPE_UNREACHABLE_SECONDS"
 #: A task that is waiting says so this often.
 SAY_EVERY_SECONDS = 15.0
+
+
+def unreachable_seconds() -> float:
+    """How long nothing may answer at an endpoint before the run stops and names it."""
+    from ddbpipe.checks import check_seconds
+
+    text = os.environ.get(UNREACHABLE_ENV)
+    if not text:
+        return UNREACHABLE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    return check_seconds(value, UNREACHABLE_ENV)
 
 
 def say_waiting(text: str) -> None:

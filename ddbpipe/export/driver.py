@@ -36,7 +36,7 @@ from ddbpipe.spark import (
     java_map,
 )
 from ddbpipe.tables import TableInfo, describe
-from ddbpipe.throttle import no_retry_config
+from ddbpipe.throttle import no_retry_config, unreachable_seconds
 from ddbpipe.watchdog import EndpointWatch
 
 if TYPE_CHECKING:
@@ -75,7 +75,9 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         scan_started = time.monotonic()
         probe = client(cfg.aws, "dynamodb", **no_retry_config())
         where = f"DynamoDB ({cfg.aws.endpoint('dynamodb') or cfg.aws.region})"
-        with EndpointWatch(probe, info.name, where, cancel_jobs) as watch:
+        unreachable = unreachable_seconds()
+        with EndpointWatch(probe, info.name, where, cancel_jobs, interval=min(5.0, unreachable / 4),
+                           unreachable_after=unreachable) as watch:
             try:
                 lines = collect(f"Export of {info.name}", piped.collect)
             except DdbpipeError:

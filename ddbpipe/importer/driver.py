@@ -38,6 +38,7 @@ from ddbpipe.importer.writer import WriteStats
 from ddbpipe.job import Job, Report
 from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
+from ddbpipe.throttle import unreachable_seconds
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
     slots = int(sc.defaultParallelism)
     task = tasks.TaskConfig(cfg.aws, cfg.table, source.line_format, schema, attrs, 1.0,
                             cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation,
-                            keep_keys=cfg.mode == "replace")
+                            keep_keys=cfg.mode == "replace",
+                            unreachable_after=unreachable_seconds())
     groups = group_files(source.files, max(1, min(slots, len(source.files))))
 
     def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:

@@ -24,7 +24,13 @@ from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
 from ddbpipe.importer.writer import BatchWriter, WriteStats
-from ddbpipe.throttle import MAX_RETRY_SECONDS, Patience, TokenBucket, no_retry_config
+from ddbpipe.throttle import (
+    MAX_RETRY_SECONDS,
+    UNREACHABLE_SECONDS,
+    Patience,
+    TokenBucket,
+    no_retry_config,
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,12 @@ class TaskConfig:
     max_retry_time: float = MAX_RETRY_SECONDS
     check_keys: bool = False  # in the write pass (when the validation pass was skipped)
     keep_keys: bool = False  # the write pass also yields the keys it wrote (--mode replace)
+    unreachable_after: float = UNREACHABLE_SECONDS
 
     def patience(self) -> Patience:
         where = self.aws.endpoint("dynamodb") or self.aws.region
-        return Patience(f"DynamoDB table {self.table} ({where})", self.max_retry_time)
+        return Patience(f"DynamoDB table {self.table} ({where})", self.max_retry_time,
+                        self.unreachable_after)
 
 
 @dataclass(frozen=True)

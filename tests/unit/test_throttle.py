@@ -165,3 +165,14 @@ def test_group_files_balances_bytes():
 def test_shares_follow_bytes_and_add_up_to_the_budget():
     groups = [[DataFile("s3://b/a", 300)], [DataFile("s3://b/b", 100), DataFile("s3://b/c", 100)]]
     assert importer.shares(groups, 100.0) == pytest.approx([60.0, 40.0])
+
+
+def test_the_unreachable_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(throttle.UNREACHABLE_ENV, raising=False)
+    assert throttle.unreachable_seconds() == 60
+    monkeypatch.setenv(throttle.UNREACHABLE_ENV, "15")
+    assert throttle.unreachable_seconds() == 15
+    for bad in ("0", "soon"):
+        monkeypatch.setenv(throttle.UNREACHABLE_ENV, bad)
+        with pytest.raises(errors.ConfigError, match="DDBPIPE_UNREACHABLE_SECONDS .* is too short"):
+            throttle.unreachable_seconds()
