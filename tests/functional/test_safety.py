@@ -313,7 +313,7 @@ def test_export_names_a_lost_dynamodb_endpoint(aws, dynalite, s3, ddb, bucket,
     assert line.startswith(f"ddbpipe: error: Nothing answers at DynamoDB ({p.url}): no "
                            "connection for 1")  # 12 s and the last probe
     assert "was emptied" in line
-    assert took < 60
+    assert took < 150  # far below the connector's 10 minutes, with room for a busy machine
     assert _keys(s3, bucket, "lost/") == []
 
 
@@ -337,7 +337,7 @@ def test_import_names_a_lost_dynamodb_endpoint(aws, dynalite, s3, ddb, bucket,
     assert line.startswith(f"ddbpipe: error: Nothing answers at DynamoDB table {table} "
                            f"({p.url}): no connection for 1")
     assert f"({table} holds part of the export. Re-running the import is safe.)" in line
-    assert 10 < took < 60
+    assert 10 < took < 150  # far below 10 minutes, with room for a busy machine
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
