@@ -28,6 +28,7 @@ THROTTLE_CODES = frozenset({
     "RequestLimitExceeded",
     "Throttling",
     "TooManyRequestsException",
+    "SlowDown",  # S3
 })
 TRANSIENT_CODES = frozenset({
     "InternalServerError",
@@ -35,6 +36,8 @@ TRANSIENT_CODES = frozenset({
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "TransactionInProgressException",
+    "InternalError",  # S3
+    "RequestTimeout",  # S3: the upload was too slow; the same bytes are sent again
 })
 
 

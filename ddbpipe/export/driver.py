@@ -65,7 +65,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
     writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
                           endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
                           items_per_file=cfg.items_per_file, compress=cfg.compress,
-                          verbose=log.isEnabledFor(logging.DEBUG))
+                          verbose=log.isEnabledFor(logging.DEBUG),
+                          unreachable_after=unreachable_seconds())
 
     s3folder.start(s3, folder)
     try:

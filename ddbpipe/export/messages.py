@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 
 from ddbpipe import failures
 from ddbpipe.layout import ITEMS_PER_FILE
+from ddbpipe.throttle import MAX_RETRY_SECONDS, UNREACHABLE_SECONDS
 
 ENV_VAR = "DDBPIPE_WRITER"
 #: The module Spark pipes each partition into (``python -m``).
@@ -32,6 +33,8 @@ class WriterConfig:
     items_per_file: int = ITEMS_PER_FILE
     compress: bool = False
     verbose: bool = False
+    max_retry_time: float = MAX_RETRY_SECONDS
+    unreachable_after: float = UNREACHABLE_SECONDS
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

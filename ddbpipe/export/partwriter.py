@@ -18,18 +18,21 @@ import sys
 import traceback
 import uuid
 import zlib
-from typing import IO, TYPE_CHECKING, Optional
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
 from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
 from ddbpipe.s3uri import S3Uri
+from ddbpipe.throttle import Patience, RetryStats, call_with_retries, no_retry_config
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
+T = TypeVar("T")
 PART_SIZE = 8 * 1024 * 1024
 #: Lines parsed per chunk (1 MiB) to measure DynamoDB's size of the items for the report of
 #: consumed read capacity; parsing every line would cost more than writing it.
@@ -39,8 +42,11 @@ SIZE_SAMPLE = 16
 class S3Sink:
     """One object written as it streams: a single PUT when small, multipart past PART_SIZE."""
 
-    def __init__(self, s3: S3Client, bucket: str, key: str, compress: bool) -> None:
+    def __init__(self, s3: S3Client, bucket: str, key: str, compress: bool,
+                 patience: Optional[Patience] = None) -> None:
         self.s3, self.bucket, self.key = s3, bucket, key
+        self.patience = patience or Patience(f"S3 bucket {bucket}")
+        self.retry = RetryStats()
         self._gz = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
         self._buf = bytearray()
         self._upload_id: Optional[str] = None
@@ -54,16 +60,19 @@ class S3Sink:
         if len(self._buf) >= PART_SIZE:
             self._flush_part()
 
+    def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        """One S3 request, retried by ddbpipe's patience (the client does not retry)."""
+        result = call_with_retries(partial(fn, **kwargs), self.retry, self.patience)
+        self.patience.progress()
+        return result
+
     def _flush_part(self) -> None:
         if self._upload_id is None:
-            self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key)[
-                "UploadId"
-            ]
+            self._upload_id = self._call(self.s3.create_multipart_upload, Bucket=self.bucket,
+                                         Key=self.key)["UploadId"]
         number = len(self._parts) + 1
-        resp = self.s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-            PartNumber=number, Body=bytes(self._buf),
-        )
+        resp = self._call(self.s3.upload_part, Bucket=self.bucket, Key=self.key,
+                          UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buf))
         self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
         self.bytes_out += len(self._buf)
         self._buf.clear()
@@ -72,16 +81,15 @@ class S3Sink:
         if self._gz:
             self._buf += self._gz.flush()
         if self._upload_id is None:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buf))
+            self._call(self.s3.put_object, Bucket=self.bucket, Key=self.key,
+                       Body=bytes(self._buf))
             self.bytes_out += len(self._buf)
             self._buf.clear()
             return
         if self._buf:
             self._flush_part()
-        self.s3.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
+        self._call(self.s3.complete_multipart_upload, Bucket=self.bucket, Key=self.key,
+                   UploadId=self._upload_id, MultipartUpload={"Parts": self._parts})
 
     def abort(self) -> None:
         if self._upload_id is not None:
@@ -112,6 +120,8 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
     task.
     """
     folder = S3Uri.parse(cfg.folder)
+    where = cfg.endpoints.get("s3") or cfg.region
+    patience = Patience(f"S3 ({where})", cfg.max_retry_time, cfg.unreachable_after)
     total = 0
     sink: Optional[S3Sink] = None
     count = sampled = sampled_bytes = 0
@@ -138,7 +148,8 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
             while data:
                 if sink is None:
                     name = str(uuid.uuid4()) + (".gz" if cfg.compress else "")
-                    sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress)
+                    sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress,
+                                  patience)
                     count = sampled = sampled_bytes = 0
                 room = cfg.items_per_file - count
                 lines = data.count(b"\n")
@@ -182,7 +193,7 @@ def main() -> int:
     cfg = WriterConfig.from_env(text)
     aws = AwsConfig(region=cfg.region, endpoints=cfg.endpoints, profile=cfg.profile)
     try:
-        s3 = client(aws, "s3")
+        s3 = client(aws, "s3", **no_retry_config())
         write_partition(sys.stdin.buffer, cfg, s3, sys.stdout)
     except Exception as err:
         # Spark does not carry a piped process's stderr to the driver: the failure goes out as
