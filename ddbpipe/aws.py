@@ -29,6 +29,7 @@ SERVICES = {
     "iam": "IAM",
     "sts": "STS",
     "scheduler": "SCHEDULER",
+    "sqs": "SQS",
 }
 
 LOCALSTACK_URL = "http://localhost:4566"
