@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional, Sequence
 
 from ddbpipe.checks import check_table_name
+from ddbpipe.cluster import executors, places, runlimits
 from ddbpipe.errors import ConfigError
 from ddbpipe.s3uri import S3Uri
 
@@ -70,8 +71,6 @@ BOOTSTRAP_SCRIPT = "install-ddbpipe.sh"
 REQUIREMENTS_FILE = "requirements.txt"
 JobKind = Literal["export", "import"]
 JOB_FILES: dict[JobKind, str] = {"export": "export_table.py", "import": "import_table.py"}
-RUNS_FOLDER = "ddbpipe-runs"
-SCHEDULES_FOLDER = "ddbpipe-schedules"
 
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9\-]*\.[a-z0-9]+$")
 _CLUSTER_ID = re.compile(r"^j-[A-Z0-9]{1,255}$")
@@ -251,14 +250,15 @@ class Staging:
         return str(self.prefix.join("jobs", JOB_FILES[kind]))
 
 
-def run_staging(log: S3Uri, run: str, wheel_name: str,
+def run_staging(root: S3Uri, run: str, wheel_name: str,
                 connector_jar: Optional[str] = None) -> Staging:
-    return Staging(log.join(RUNS_FOLDER, run), wheel_name, connector_jar)
+    """A run's files under the staging folder ``root`` (see :mod:`ddbpipe.cluster.places`)."""
+    return Staging(places.run_folder(root, run), wheel_name, connector_jar)
 
 
-def schedule_staging(log: S3Uri, name: str, wheel_name: str,
+def schedule_staging(root: S3Uri, name: str, wheel_name: str,
                      connector_jar: Optional[str] = None) -> Staging:
-    return Staging(log.join(SCHEDULES_FOLDER, name), wheel_name, connector_jar)
+    return Staging(places.schedule_folder(root, name), wheel_name, connector_jar)
 
 
 # --- pieces of the request ------------------------------------------------------------------
@@ -301,9 +301,11 @@ def step(name: str, argv: Sequence[str], action_on_failure: str) -> dict[str, An
 
 
 def job_step(job: JobSpec, staging: Staging, action_on_failure: str,
-             label: str = "") -> dict[str, Any]:
+             label: str = "", timeout_minutes: Optional[float] = None) -> dict[str, Any]:
     connector = STAGED_CONNECTOR_JAR if staging.connector_jar else EMR_CONNECTOR_JAR
-    argv = spark_submit_argv(job, staging.job_uri(job.kind), connector_jar=connector)
+    argv = runlimits.limited(
+        spark_submit_argv(job, staging.job_uri(job.kind), connector_jar=connector),
+        timeout_minutes)
     name = f"ddbpipe {job.describe()}" + (f" ({label})" if label else "")
     return step(name, argv, action_on_failure)
 
@@ -336,9 +338,10 @@ class ClusterOptions:
     keep_cluster: bool = False
     idle_timeout_minutes: int = 60
     connector_jar: Optional[str] = None
+    staging_uri: Optional[str] = None  # default: s3://<log bucket>/ddbpipe-staging/
 
     def __post_init__(self) -> None:
-        log_folder(self.log_uri)
+        places.staging_root(self.staging_uri, log_folder(self.log_uri))
         if not re.match(r"^emr-\d+\.\d+\.\d+$", self.release_label):
             raise ConfigError(f"--release-label {self.release_label!r} is not an EMR release.",
                               f"Give one like {RELEASE_LABEL}.")
@@ -352,6 +355,10 @@ class ClusterOptions:
     def log(self) -> S3Uri:
         return log_folder(self.log_uri)
 
+    @property
+    def staging_root(self) -> S3Uri:
+        return places.staging_root(self.staging_uri, self.log)
+
 
 def run_job_flow_request(
     *,
@@ -362,6 +369,7 @@ def run_job_flow_request(
     staging: Staging,
     steps: Sequence[dict[str, Any]],
     extra_tags: Sequence[tuple[str, str]] = (),
+    configurations: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The RunJobFlow request: Spark, leader + core groups, bootstrap, steps, roles, tags."""
     instances: dict[str, Any] = {
@@ -385,6 +393,8 @@ def run_job_flow_request(
         "VisibleToAllUsers": True,
         "Tags": tags(extra_tags),
     }
+    if configurations:
+        request["Configurations"] = list(configurations)
     if options.keep_cluster:
         # A kept cluster still goes away once idle, so a forgotten one does not bill for days.
         request["AutoTerminationPolicy"] = {"IdleTimeout": options.idle_timeout_minutes * 60}
@@ -430,24 +440,30 @@ def plan_run(
     wheel_name: str,
     capacities: Sequence[TableCapacity] = (),
     cluster_id: Optional[str] = None,
+    timeout_minutes: Optional[float] = None,
 ) -> RunPlan:
-    """A run on a new cluster (RunJobFlow), or steps added to ``cluster_id`` (AddJobFlowSteps)."""
-    staging = run_staging(options.log, run, wheel_name, options.connector_jar)
+    """A run on a new cluster (RunJobFlow), or steps added to ``cluster_id`` (AddJobFlowSteps).
+
+    ``timeout_minutes`` limits the step on the cluster itself (:mod:`ddbpipe.cluster.runlimits`).
+    """
+    staging = run_staging(options.staging_root, run, wheel_name, options.connector_jar)
     if cluster_id:
-        steps = [job_step(job, staging, "CONTINUE", run)]
+        steps = [job_step(job, staging, "CONTINUE", run, timeout_minutes)]
         return RunPlan(run, job, staging, options.log, "AddJobFlowSteps",
                        add_job_flow_steps_request(cluster_id, steps), cluster_id=cluster_id)
     instance_type, note = resolve_instance_type(options.instance_type)
     sizing = size_core_nodes(capacities, options.core_count)
     # A cluster of its own goes away when the step fails; a kept one stays for inspection.
     on_failure = "CONTINUE" if options.keep_cluster else "TERMINATE_CLUSTER"
-    steps = [job_step(job, staging, on_failure)]
+    steps = [job_step(job, staging, on_failure, timeout_minutes=timeout_minutes)]
+    spark = executors.plan(instance_type, sizing.count)
     request = run_job_flow_request(
         name=f"ddbpipe {job.describe()} {run}", options=options, instance_type=instance_type,
         core_count=sizing.count, staging=staging, steps=steps, extra_tags=[(RUN_ID_TAG, run)],
+        configurations=[spark.configuration()],
     )
     return RunPlan(run, job, staging, options.log, "RunJobFlow", request, sizing,
-                   (note,) if note else ())
+                   _notes(note, spark, timeout_minutes))
 
 
 def plan_schedule(
@@ -457,6 +473,7 @@ def plan_schedule(
     name: str,
     wheel_name: str,
     capacities: Sequence[TableCapacity] = (),
+    timeout_minutes: Optional[float] = runlimits.DEFAULT_SCHEDULE_MINUTES,
 ) -> RunPlan:
     """The RunJobFlow request a schedule fires: same cluster, auto-terminating, no timestamp.
 
@@ -466,24 +483,32 @@ def plan_schedule(
     if options.keep_cluster:
         raise ConfigError("--keep-cluster makes no sense for a schedule: every run would leave "
                           "a cluster behind.", "Drop --keep-cluster.")
-    staging = schedule_staging(options.log, name, wheel_name, options.connector_jar)
+    staging = schedule_staging(options.staging_root, name, wheel_name, options.connector_jar)
     instance_type, note = resolve_instance_type(options.instance_type)
     sizing = size_core_nodes(capacities, options.core_count)
-    steps = [job_step(job, staging, "TERMINATE_CLUSTER")]
+    steps = [job_step(job, staging, "TERMINATE_CLUSTER", timeout_minutes=timeout_minutes)]
+    spark = executors.plan(instance_type, sizing.count)
     request = run_job_flow_request(
         name=f"ddbpipe {job.describe()} (schedule {name})", options=options,
         instance_type=instance_type, core_count=sizing.count, staging=staging, steps=steps,
-        extra_tags=[(SCHEDULE_TAG, name)],
+        extra_tags=[(SCHEDULE_TAG, name)], configurations=[spark.configuration()],
     )
     return RunPlan(name, job, staging, options.log, "RunJobFlow", request, sizing,
-                   (note,) if note else ())
+                   _notes(note, spark, timeout_minutes))
+
+
+def _notes(note: Optional[str], spark: executors.ExecutorPlan,
+           timeout_minutes: Optional[float]) -> tuple[str, ...]:
+    limit = (f"the step stops after {timeout_minutes:g} minutes on the cluster (timeout, then "
+             "the cluster terminates)" if timeout_minutes else "the step has no time limit")
+    return (*((note,) if note else ()), *(f"executors: {line}" for line in spark.lines), limit)
 
 
 # --- the same requests as `aws emr` command lines --------------------------------------------
 
 _CLI_TOP = {"Name", "LogUri", "ReleaseLabel", "Applications", "Instances", "BootstrapActions",
             "Steps", "StepConcurrencyLevel", "ServiceRole", "JobFlowRole", "VisibleToAllUsers",
-            "Tags", "AutoTerminationPolicy"}
+            "Tags", "AutoTerminationPolicy", "Configurations"}
 _CLI_INSTANCES = {"InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected",
                   "Ec2SubnetId"}
 
@@ -543,6 +568,8 @@ def create_cluster_cli(request: dict[str, Any], region: Optional[str] = None) ->
     ]
     if "AutoTerminationPolicy" in request:
         argv += ["--auto-termination-policy", _compact(request["AutoTerminationPolicy"])]
+    if "Configurations" in request:
+        argv += ["--configurations", _compact(request["Configurations"])]
     return argv
 
 

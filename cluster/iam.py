@@ -190,24 +190,61 @@ def role_arn(iam: IAMClient, name: str) -> str:
         raise
 
 
-def scheduler_policy(service_role_arn: str, instance_role_arn: str) -> dict[str, Any]:
-    """What EventBridge Scheduler needs to call RunJobFlow with ddbpipe's cluster definition."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "RunTaggedClusters", "Effect": "Allow",
-             "Action": ["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
-             "Resource": "*",
-             "Condition": {"StringEquals": {f"aws:RequestTag/{d.TAG_KEY}": d.TAG_VALUE}}},
-            {"Sid": "PassClusterRoles", "Effect": "Allow", "Action": "iam:PassRole",
-             "Resource": [service_role_arn, instance_role_arn]},
-        ],
-    }
+DLQ_SID = "SendToDeadLetterQueues"
+
+
+def scheduler_policy(service_role_arn: str, instance_role_arn: str,
+                     dlq_arns: Sequence[str] = ()) -> dict[str, Any]:
+    """What EventBridge Scheduler needs to call RunJobFlow with ddbpipe's cluster definition.
+
+    With ``dlq_arns``, also to deliver a launch that failed to those dead-letter queues.
+    """
+    statements: list[dict[str, Any]] = [
+        {"Sid": "RunTaggedClusters", "Effect": "Allow",
+         "Action": ["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
+         "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:RequestTag/{d.TAG_KEY}": d.TAG_VALUE}}},
+        {"Sid": "PassClusterRoles", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": [service_role_arn, instance_role_arn]},
+    ]
+    if dlq_arns:
+        statements.append({"Sid": DLQ_SID, "Effect": "Allow", "Action": "sqs:SendMessage",
+                           "Resource": sorted(set(dlq_arns))})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _granted_dlqs(iam: IAMClient, role: str) -> list[str]:
+    """The dead-letter queues the role's ddbpipe policy already names (other schedules' too)."""
+    import botocore.exceptions
+
+    try:
+        raw = iam.get_role_policy(RoleName=role, PolicyName=SCHEDULER_POLICY_NAME)[
+            "PolicyDocument"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "NoSuchEntity":
+            return []
+        raise
+    doc: dict[str, Any]
+    if isinstance(raw, str):  # the API's URL-encoded JSON, when botocore left it as text
+        from urllib.parse import unquote
+
+        doc = json.loads(unquote(raw))
+    else:
+        doc = dict(raw)
+    for st in doc.get("Statement", []):
+        if st.get("Sid") == DLQ_SID:
+            resource = st.get("Resource", [])
+            return [resource] if isinstance(resource, str) else list(resource)
+    return []
 
 
 def ensure_scheduler_role(iam: IAMClient, names: RoleNames, out: TextIO,
-                          name: str = SCHEDULER_ROLE) -> str:
-    """The role EventBridge Scheduler assumes to start the cluster; created when absent."""
+                          name: str = SCHEDULER_ROLE, dlq_arn: Optional[str] = None) -> str:
+    """The role EventBridge Scheduler assumes to start the cluster; created when absent.
+
+    Its policy is rewritten each time, keeping every dead-letter queue it granted before, so a
+    new schedule with another queue does not take the grant from an older one.
+    """
     import botocore.exceptions
 
     service_arn = role_arn(iam, names.service_role)
@@ -226,8 +263,11 @@ def ensure_scheduler_role(iam: IAMClient, names: RoleNames, out: TextIO,
         )["Role"]["Arn"])
         print(f"role {name}: created, trusts {SCHEDULER_PRINCIPAL}", file=out)
     # Always (re)written: it names the cluster roles, which may have changed.
-    iam.put_role_policy(RoleName=name, PolicyName=SCHEDULER_POLICY_NAME,
-                        PolicyDocument=json.dumps(scheduler_policy(service_arn, instance_arn)))
+    dlqs = [*_granted_dlqs(iam, name), *([dlq_arn] if dlq_arn else [])]
+    iam.put_role_policy(RoleName=name, PolicyName=SCHEDULER_POLICY_NAME, PolicyDocument=json.dumps(
+        scheduler_policy(service_arn, instance_arn, dlqs)))
+    if dlq_arn:
+        print(f"role {name}: may send to the dead-letter queue {dlq_arn}", file=out)
     return arn
 
 
@@ -241,6 +281,7 @@ def user_policy(
     export_prefix: Optional[str] = None,
     log_prefix: str = "logs",
     schedules: bool = False,
+    staging_prefix: str = "ddbpipe-staging",
 ) -> dict[str, Any]:
     """A policy for a user who may export/import exactly ``tables`` through ddbpipe on EMR.
 
@@ -267,7 +308,7 @@ def user_policy(
         export_prefixes = [f"{export_prefix.strip('/')}/"]
     else:  # s3://BUCKET as --to: each table's runs go under REGION/TABLE/
         export_prefixes = [f"{region}/{t}/" for t in tables]
-    prefixes = [*export_prefixes, f"{log_prefix}/"]
+    prefixes = [*export_prefixes, f"{log_prefix}/", f"{staging_prefix.strip('/')}/"]
     bucket_arn = f"arn:{part}:s3:::{bucket}"
     cluster_arn = f"arn:{part}:elasticmapreduce:{region}:{account}:cluster/*"
     iam_arn = f"arn:{part}:iam::{account}:role/"
@@ -315,6 +356,10 @@ def user_policy(
                           f"{SCHEDULE_GROUP}"]},
             {"Sid": "ListSchedules", "Effect": "Allow", "Action": "scheduler:ListSchedules",
              "Resource": "*"},
+            {"Sid": "ScheduleDeadLetterQueue", "Effect": "Allow",
+             "Action": ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:CreateQueue",
+                        "sqs:TagQueue"],
+             "Resource": f"arn:{part}:sqs:{region}:{account}:ddbpipe-schedules-dlq"},
             {"Sid": "PassSchedulerRole", "Effect": "Allow", "Action": "iam:PassRole",
              "Resource": f"{iam_arn}{SCHEDULER_ROLE}",
              "Condition": {"StringLike": {"iam:PassedToService": SCHEDULER_PRINCIPAL}}},

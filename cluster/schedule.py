@@ -1,8 +1,10 @@
 """Scheduled runs with no server of ours: EventBridge Scheduler calls EMR RunJobFlow itself.
 
 The schedule's target is the scheduler's universal target for the EMR API
-(``arn:aws:scheduler:::aws-sdk:emr:runJobFlow``); its Input is the RunJobFlow request that
-``ddbpipe emr`` would send, with an auto-terminating cluster. The job's step arguments carry no
+(``arn:<partition>:scheduler:::aws-sdk:emr:runJobFlow``, the partition from the region); its
+Input is the RunJobFlow request that ``ddbpipe emr`` would send, with an auto-terminating
+cluster. A launch that still fails after the RetryPolicy goes to the schedule's SQS dead-letter
+queue (:mod:`ddbpipe.cluster.deadletter`). The job's step arguments carry no
 timestamp: the export job takes it when the run starts, so each run writes its own folder.
 """
 
@@ -13,17 +15,29 @@ import re
 from typing import TYPE_CHECKING, Any, Optional
 
 from ddbpipe.aws import error_code
-from ddbpipe.cluster.iam import SCHEDULE_GROUP
+from ddbpipe.cluster.iam import SCHEDULE_GROUP, partition
 from ddbpipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
-RUN_JOB_FLOW_TARGET = "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
+#: The universal target after ``arn:<partition>``: EMR's RunJobFlow, called by the scheduler.
+RUN_JOB_FLOW_ACTION = ":scheduler:::aws-sdk:emr:runJobFlow"
 #: A RunJobFlow that failed is retried a little, not for the scheduler's default 24 hours:
 #: RunJobFlow has no idempotency token, so a retry of a call that did go through would start a
 #: second cluster.
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+
+
+
+def run_job_flow_target(region: str) -> str:
+    """``arn:aws:...`` in commercial regions, ``arn:aws-cn:`` in China, ``arn:aws-us-gov:``."""
+    return f"arn:{partition(region)}{RUN_JOB_FLOW_ACTION}"
+
+
+def is_run_job_flow_target(arn: str) -> bool:
+    return bool(re.match(r"^arn:aws(-[a-z]+)*" + re.escape(RUN_JOB_FLOW_ACTION) + "$", arn))
+
 
 _NAME = re.compile(r"^[0-9A-Za-z_.\-]{1,64}$")
 _CRON_FIELDS = 6
@@ -63,6 +77,8 @@ def create_schedule_request(
     expression: str,
     role_arn: str,
     run_job_flow: dict[str, Any],
+    region: str,
+    dlq_arn: Optional[str] = None,
     group: str = SCHEDULE_GROUP,
     timezone: Optional[str] = None,
     description: str = "",
@@ -76,12 +92,14 @@ def create_schedule_request(
         "FlexibleTimeWindow": {"Mode": "OFF"},
         "State": "ENABLED" if enabled else "DISABLED",
         "Target": {
-            "Arn": RUN_JOB_FLOW_TARGET,
+            "Arn": run_job_flow_target(region),
             "RoleArn": role_arn,
             "Input": json.dumps(run_job_flow, sort_keys=True),
             "RetryPolicy": dict(RETRY_POLICY),
         },
     }
+    if dlq_arn:
+        request["Target"]["DeadLetterConfig"] = {"Arn": dlq_arn}
     if timezone:
         request["ScheduleExpressionTimezone"] = timezone
     if description:
@@ -105,6 +123,22 @@ def ensure_group(scheduler: EventBridgeSchedulerClient, group: str = SCHEDULE_GR
         except botocore.exceptions.ClientError as again:
             if error_code(again) != "ConflictException":
                 raise
+
+
+def check_absent(scheduler: EventBridgeSchedulerClient, name: str,
+                 group: str = SCHEDULE_GROUP) -> None:
+    """Refuse a name already taken before anything is uploaded or created for it."""
+    import botocore.exceptions
+
+    try:
+        scheduler.get_schedule(Name=check_name(name), GroupName=group)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "ResourceNotFoundException":
+            return
+        raise
+    raise ConfigError(f"A schedule named {name!r} already exists.",
+                      f"Delete it first (`ddbpipe schedule delete --name {name}`) or choose "
+                      "another --name.")
 
 
 def create(scheduler: EventBridgeSchedulerClient, request: dict[str, Any]) -> str:
@@ -138,7 +172,7 @@ def list_schedules(scheduler: EventBridgeSchedulerClient,
         full = scheduler.get_schedule(Name=summary["Name"], GroupName=group)
         target = full.get("Target", {})
         cluster = ""
-        if target.get("Arn") == RUN_JOB_FLOW_TARGET:
+        if is_run_job_flow_target(target.get("Arn", "")):
             try:
                 cluster = json.loads(target.get("Input") or "{}").get("Name", "")
             except ValueError:

@@ -1,4 +1,4 @@
-"""The files a run puts in S3 under ``<log-uri>/ddbpipe-runs/<run>/`` (or a schedule's folder).
+"""The files a run puts in S3 under ``<staging-uri>/runs/<run>/`` (or ``schedules/<name>/``).
 
 The wheel is built from the checkout with ``python -m build --wheel`` (on a clean copy, so no
 build/ or egg-info lands in it), its dependencies are pinned as installed here, and the job file

@@ -37,6 +37,7 @@ SERVICES = {
     "iam": "IAM",
     "sts": "STS",
     "scheduler": "SCHEDULER",
+    "sqs": "SQS",
 }
 
 LOCALSTACK_URL = "http://localhost:4566"

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
 from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import runlimits
 from ddbpipe.errors import DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
@@ -92,8 +93,10 @@ def job_spec(kind: d.JobKind, args: argparse.Namespace, aws: AwsConfig) -> d.Job
 def add_cluster_options(parser: argparse.ArgumentParser, *, scheduled: bool = False) -> None:
     group = parser.add_argument_group("EMR cluster")
     group.add_argument("--log-uri", required=True, metavar="S3_URI",
-                       help="S3 folder for the cluster's logs (not a bucket root); the run's "
-                            "files are staged under it too")
+                       help="S3 folder for the cluster's logs (not a bucket root)")
+    group.add_argument("--staging-uri", metavar="S3_URI",
+                       help="S3 folder for the files the cluster installs and runs (default: "
+                            "s3://<log bucket>/ddbpipe-staging/; never inside --log-uri)")
     group.add_argument("--instance-type", default=d.DEFAULT_INSTANCE_TYPE,
                        help=f"leader and core node type (default {d.DEFAULT_INSTANCE_TYPE}, "
                             "today's m3.xlarge; retired m3.* types are mapped to m5.*)")
@@ -123,7 +126,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--timeout", type=float, metavar="MINUTES",
                        help="stop the run after this long: cancel its steps, terminate the "
-                            "cluster it created (default: no limit)")
+                            "cluster it created; the step stops on the cluster too, even if "
+                            "this command is gone (default: no limit)")
     group.add_argument("--cluster-id", metavar="j-XXXX",
                        help="add the steps to this running cluster instead of starting one")
     group.add_argument("--dry-run", action="store_true",
@@ -146,6 +150,7 @@ def cluster_options(args: argparse.Namespace) -> d.ClusterOptions:
         keep_cluster=getattr(args, "keep_cluster", False),
         idle_timeout_minutes=getattr(args, "idle_timeout", 60),
         connector_jar=args.connector_jar,
+        staging_uri=args.staging_uri,
     )
 
 
@@ -243,16 +248,13 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     job = job_spec(args.kind, args, aws)
     options = cluster_options(args)
     cluster_id = d.check_cluster_id(args.cluster_id) if args.cluster_id else None
-    if args.timeout is not None and args.timeout <= 0:
-        from ddbpipe.errors import ConfigError
-
-        raise ConfigError(f"--timeout {args.timeout:g} is not a duration.", "Give minutes > 0.")
+    runlimits.check_minutes(args.timeout)
     caps = [] if cluster_id else capacities(aws, job, options, dry_run=args.dry_run, out=out)
     run = new_run_id()
     root = staging.checkout_root()
     if args.dry_run:
         plan = d.plan_run(job, options, run=run, wheel_name=staging.predicted_wheel_name(),
-                          capacities=caps, cluster_id=cluster_id)
+                          capacities=caps, cluster_id=cluster_id, timeout_minutes=args.timeout)
         uploads = staging.plan_uploads(plan, root, for_dry_run=True)
         print_plan(plan, uploads, aws.region, out, dry_run=True)
         return 0
@@ -263,7 +265,7 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
             wheel, requirements = build_artifacts(Path(tmp))
         plan = d.plan_run(job, options, run=run,
                           wheel_name=wheel.name if wheel else staging.predicted_wheel_name(),
-                          capacities=caps, cluster_id=cluster_id)
+                          capacities=caps, cluster_id=cluster_id, timeout_minutes=args.timeout)
         uploads = staging.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
         print_plan(plan, uploads, aws.region, out, dry_run=False)
         clients = launcher.Clients(client(aws, "emr"), client(aws, "s3"), client(aws, "iam"))

@@ -2,7 +2,8 @@
 
 ``create --name N --cron EXPR export|import <job and cluster options>`` uploads the run's files once
 and creates an EventBridge Scheduler schedule that calls EMR RunJobFlow with the cluster
-definition ``ddbpipe emr`` uses (auto-terminating).
+definition ``ddbpipe emr`` uses (auto-terminating), each step limited to ``--timeout`` minutes
+(default 24 h) on the cluster, and a dead-letter queue for launches that fail.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from ddbpipe.aws import add_aws_options, client, resolve
+from ddbpipe.cluster import deadletter, iam, runlimits, schedule
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr
 
 
 def _add_schedule_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default=iam.SCHEDULE_GROUP, help=argparse.SUPPRESS)
+
+
+def _add_schedule_run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scheduled run")
+    group.add_argument("--timeout", type=float, metavar="MINUTES",
+                       default=runlimits.DEFAULT_SCHEDULE_MINUTES,
+                       help="stop a run's step after this long on the cluster, which then "
+                            f"terminates (default {runlimits.DEFAULT_SCHEDULE_MINUTES}, 24 h)")
+    group.add_argument("--dlq-arn", metavar="ARN",
+                       help="SQS queue for launches that fail after the retries (default: "
+                            f"{deadletter.QUEUE_NAME}, created when absent)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         job = jobs.add_parser(kind, help=f"schedule an {kind}")
         emr.JOB_OPTIONS[kind](job)
         emr.add_cluster_options(job, scheduled=True)
+        _add_schedule_run_options(job)
         add_aws_options(job)
         job.set_defaults(func=_create, kind=kind)
 
@@ -72,47 +85,61 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     schedule.check_name(args.name)
     schedule.check_expression(args.cron)
+    runlimits.check_minutes(args.timeout)
     aws = resolve(args.region, args.endpoint_url, args.profile)
+    dlq = deadletter.parse_arn(args.dlq_arn, aws.region) if args.dlq_arn else None
     job = emr.job_spec(args.kind, args, aws)
     options = emr.cluster_options(args)
     caps = emr.capacities(aws, job, options, dry_run=args.dry_run, out=out)
     root = staging.checkout_root()
     description = f"ddbpipe {job.describe()} on EMR"
+
+    def request_for(plan: d.RunPlan, role: str, dlq_arn: str) -> dict[str, object]:
+        return schedule.create_schedule_request(
+            name=args.name, expression=args.cron, role_arn=role, run_job_flow=plan.request,
+            region=aws.region, dlq_arn=dlq_arn, group=args.group, timezone=args.timezone,
+            description=description, enabled=not args.disabled)
+
     if args.dry_run:
-        plan = d.plan_schedule(job, options, name=args.name,
-                               wheel_name=staging.predicted_wheel_name(), capacities=caps)
+        plan = d.plan_schedule(job, options, name=args.name, capacities=caps,
+                               wheel_name=staging.predicted_wheel_name(),
+                               timeout_minutes=args.timeout)
         uploads = staging.plan_uploads(plan, root, for_dry_run=True)
         emr.print_plan(plan, uploads, aws.region, out, dry_run=True)
-        role = args.role_arn or f"arn:aws:iam::<ACCOUNT>:role/{iam.SCHEDULER_ROLE}"
-        request = schedule.create_schedule_request(
-            name=args.name, expression=args.cron, role_arn=role, run_job_flow=plan.request,
-            group=args.group, timezone=args.timezone, description=description,
-            enabled=not args.disabled)
+        role = args.role_arn or f"arn:{iam.partition(aws.region)}:iam::<ACCOUNT>:role/" \
+                                f"{iam.SCHEDULER_ROLE}"
+        dlq_arn = str(dlq or deadletter.default_arn(aws.region, "<ACCOUNT>"))
         print("# CreateSchedule request (boto3: scheduler.create_schedule(**request)):", file=out)
-        print(json.dumps(request, indent=2), file=out)
+        print(json.dumps(request_for(plan, role, dlq_arn), indent=2), file=out)
         return 0
+    # Every refusal comes before anything is uploaded or created.
+    scheduler = client(aws, "scheduler")
+    sqs = client(aws, "sqs")
+    schedule.check_absent(scheduler, args.name, args.group)
+    if dlq is not None:
+        deadletter.check_exists(sqs, dlq)
     iam_client = client(aws, "iam")
     with tempfile.TemporaryDirectory(prefix="ddbpipe-schedule-") as tmp:
         wheel, requirements = emr.build_artifacts(Path(tmp))
         plan = d.plan_schedule(job, options, name=args.name, wheel_name=wheel.name,
-                               capacities=caps)
+                               capacities=caps, timeout_minutes=args.timeout)
         emr.print_plan(plan, [], aws.region, out, dry_run=False)
         uploads = staging.plan_uploads(plan, root, wheel=wheel, requirements=requirements)
         launcher.check_roles(iam_client, options.service_role, options.instance_profile)
         staging.upload(client(aws, "s3"), uploads)
+    dlq_arn = str(dlq) if dlq is not None else deadletter.ensure_queue(sqs, out)
     if args.role_arn:
         role = args.role_arn
+        print(f"note: the role {role} must allow sqs:SendMessage on {dlq_arn}, or failed "
+              "launches are lost", file=out)
     else:
         names = iam.RoleNames(options.service_role, options.instance_profile)
-        role = iam.ensure_scheduler_role(iam_client, names, out)
-    request = schedule.create_schedule_request(
-        name=args.name, expression=args.cron, role_arn=role, run_job_flow=plan.request,
-        group=args.group, timezone=args.timezone, description=description,
-        enabled=not args.disabled)
-    arn = schedule.create(client(aws, "scheduler"), request)
+        role = iam.ensure_scheduler_role(iam_client, names, out, dlq_arn=dlq_arn)
+    arn = schedule.create(scheduler, request_for(plan, role, dlq_arn))
     print(f"created schedule {arn}", file=out)
     print(f"each run starts an EMR cluster named {plan.request['Name']!r} that terminates after "
-          f"its step; logs in {plan.request['LogUri']}", file=out)
+          f"its step (at most {args.timeout:g} minutes); logs in {plan.request['LogUri']}; "
+          f"launches that fail go to {dlq_arn}", file=out)
     return 0
 
 

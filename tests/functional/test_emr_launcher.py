@@ -415,6 +415,13 @@ def test_the_cli_runs_a_whole_export_and_stops_it_at_the_timeout(moto_aws, emr, 
         "--table", "Orders", "--to", f"s3://{log_bucket}/exports", "--read-percent", "0.5",
         "--read-capacity", "6000", "--region", REGION]
     assert not any("endpoint" in a or "secret" in a.lower() for a in step["Config"]["Args"])
+    # --timeout holds on the cluster too; the files are staged beside the logs, not under them.
+    assert step["Config"]["Args"][:5] == ["timeout", "--signal=TERM", "--kill-after=120s", "1s",
+                                          "spark-submit"]
+    staged = [o["Key"] for o in s3.list_objects_v2(Bucket=log_bucket).get("Contents", [])]
+    assert any(k.startswith("ddbpipe-staging/runs/") and k.endswith("/jobs/export_table.py")
+               for k in staged)
+    assert not any(k.startswith("logs/") for k in staged)
 
 
 def test_core_nodes_are_sized_from_the_table(aws, unique):

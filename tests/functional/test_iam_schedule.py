@@ -19,10 +19,11 @@ import pytest
 
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.cli import main
+from ddbpipe.cluster import deadletter, iam, schedule
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import iam, schedule
 from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.errors import ConfigError, RoleMissing
+from ddbpipe.s3uri import S3Uri
 from ddbpipe_dev import localstack
 
 pytestmark = pytest.mark.functional
@@ -48,7 +49,7 @@ def iam_moto(logs_dir: Path) -> Iterator[localstack.Server]:
 @pytest.fixture(scope="module")
 def moto_aws(iam_moto: localstack.Server) -> AwsConfig:
     return AwsConfig(REGION, {svc: iam_moto.url for svc in ("s3", "emr", "iam", "sts",
-                                                            "scheduler")})
+                                                            "scheduler", "sqs")})
 
 
 @pytest.fixture(scope="module")
@@ -162,22 +163,34 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     target = got["Target"]
     assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"
     assert target["RoleArn"] == iam_client.get_role(RoleName=iam.SCHEDULER_ROLE)["Role"]["Arn"]
+    # A launch that fails lands in ddbpipe's dead-letter queue, which the role may send to.
+    sqs = client(moto_aws, "sqs")
+    dlq_url = sqs.get_queue_url(QueueName=deadletter.QUEUE_NAME)["QueueUrl"]
+    dlq_attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    assert target["DeadLetterConfig"] == {"Arn": dlq_attrs["QueueArn"]}
+    assert dlq_attrs["MessageRetentionPeriod"] == "1209600"
+    policy = iam_client.get_role_policy(RoleName=iam.SCHEDULER_ROLE,
+                                        PolicyName=iam.SCHEDULER_POLICY_NAME)["PolicyDocument"]
+    assert {"Sid": "SendToDeadLetterQueues", "Effect": "Allow", "Action": "sqs:SendMessage",
+            "Resource": [dlq_attrs["QueueArn"]]} in policy["Statement"]
     request = json.loads(target["Input"])
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in request["Tags"]
     assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
     assert request["LogUri"] == f"s3://{bucket}/logs/"
     assert request["Instances"]["InstanceGroups"][1]["InstanceCount"] == 1
     step_args = request["Steps"][0]["HadoopJarStep"]["Args"]
-    job_uri = f"s3://{bucket}/logs/ddbpipe-schedules/{name}/jobs/export_table.py"
-    assert job_uri == d.schedule_staging(d.log_folder(f"s3://{bucket}/logs"), name,
+    assert step_args[:4] == ["timeout", "--signal=TERM", "--kill-after=120s", "86400s"]
+    assert request["Configurations"][0]["Properties"]["spark.executor.cores"] == "3"
+    job_uri = f"s3://{bucket}/ddbpipe-staging/schedules/{name}/jobs/export_table.py"
+    assert job_uri == d.schedule_staging(S3Uri(bucket, "ddbpipe-staging"), name,
                                          built[0].name).job_uri("export")
     assert step_args[step_args.index(job_uri) + 1:] == [
         "--table", "Orders", "--to", f"s3://{bucket}", "--read-percent", "0.5",
         "--read-capacity", "3000", "--region", REGION]
-    staged = {o["Key"] for o in s3.list_objects_v2(
-        Bucket=bucket, Prefix=f"logs/ddbpipe-schedules/{name}/")["Contents"]}
-    assert f"logs/ddbpipe-schedules/{name}/jobs/export_table.py" in staged
-    assert f"logs/ddbpipe-schedules/{name}/{built[0].name}" in staged
+    staged = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert f"ddbpipe-staging/schedules/{name}/jobs/export_table.py" in staged
+    assert f"ddbpipe-staging/schedules/{name}/{built[0].name}" in staged
+    assert not any(k.startswith("logs/") for k in staged)
     # The same request works as a one-off RunJobFlow (what the scheduler will send).
     cluster_id = client(moto_aws, "emr").run_job_flow(**request)["JobFlowId"]
     assert cluster_id.startswith("j-")
@@ -187,6 +200,10 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     assert f"{name}  ENABLED   cron(0 3 * * ? *) (UTC)  ddbpipe export Orders (schedule {name})" \
         in out
 
+    def no_build(tmp):
+        raise AssertionError("a taken name must be refused before anything is built")
+
+    monkeypatch.setattr(emr_cmd, "build_artifacts", no_build)
     code, _, err = cli(capsys, *create)
     assert code == ConfigError.exit_code
     assert f"ddbpipe: error: A schedule named {name!r} already exists." in err
@@ -194,7 +211,7 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     delete = ["schedule", "delete", "--name", name, *endpoint(moto_aws)]
     code, out, _ = cli(capsys, *delete)
     assert code == 0
-    assert f"s3://{bucket}/logs/ddbpipe-schedules/{name}/" in out
+    assert f"s3://{bucket}/ddbpipe-staging/schedules/{name}/" in out
     assert name not in [r["Name"] for r in schedule.list_schedules(scheduler)]
     code, _, err = cli(capsys, *delete)
     assert code == ConfigError.exit_code
@@ -212,6 +229,7 @@ def test_schedule_dry_run_touches_nothing(moto_aws, unique, capsys):
     assert code == 0
     assert "# CreateSchedule request" in text
     assert '"Arn": "arn:aws:scheduler:::aws-sdk:emr:runJobFlow"' in text
+    assert '"Arn": "arn:aws:sqs:us-east-1:<ACCOUNT>:ddbpipe-schedules-dlq"' in text
     assert schedule.list_schedules(scheduler) == before
 
 
@@ -241,3 +259,94 @@ def test_without_managed_policies_setup_says_why(logs_dir, unique, monkeypatch):
             iam.ensure_roles(bare, iam.RoleNames(f"S-{unique}", f"I-{unique}"), io.StringIO())
     finally:
         localstack.stop(server)
+
+
+def _objects(s3: Any, bucket: str) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def _queues(sqs: Any) -> list[str]:
+    return sqs.list_queues().get("QueueUrls", [])
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--dlq-arn", "arn:aws:sqs:us-east-1:123456789012:no-such-queue"],
+     "ddbpipe: error: The dead-letter queue arn:aws:sqs:us-east-1:123456789012:no-such-queue "
+     "does not exist."),
+    (["--dlq-arn", "arn:aws:sqs:us-east-1:123456789012:q.fifo"], "is a FIFO queue"),
+    (["--staging-uri", "s3://{bucket}/logs/staged"], "is inside --log-uri"),
+    (["--timeout", "0"], "--timeout 0 is not a time limit."),
+    (["--instance-type", "r6g.2xlarge"], "r6g.2xlarge is not one ddbpipe can size"),
+])
+def test_schedule_refusals_create_nothing(moto_aws, iam_client, built, unique, monkeypatch,
+                                          capsys, extra, message):
+    monkeypatch.setattr(emr_cmd, "build_artifacts", lambda tmp: built)
+    iam.ensure_roles(iam_client, iam.RoleNames(), io.StringIO())
+    s3, sqs = client(moto_aws, "s3"), client(moto_aws, "sqs")
+    scheduler = client(moto_aws, "scheduler")
+    bucket = f"refuse-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    queues, schedules = _queues(sqs), schedule.list_schedules(scheduler)
+    name = f"refused-{unique}"
+    code, out, err = cli(capsys, "schedule", "create", "--name", name, "--cron", "rate(1 day)",
+                         "export", "--table", "Orders", "--to", f"s3://{bucket}",
+                         "--read-capacity", "1000", "--log-uri", f"s3://{bucket}/logs",
+                         *[a.format(bucket=bucket) for a in extra], *endpoint(moto_aws))
+    assert code == ConfigError.exit_code
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert _objects(s3, bucket) == []
+    assert _queues(sqs) == queues
+    assert schedule.list_schedules(scheduler) == schedules
+
+
+def test_a_given_dlq_is_used_and_every_dlq_stays_granted(moto_aws, iam_client, built, unique,
+                                                         monkeypatch, capsys):
+    """Two schedules, two dead-letter queues: the second does not take the grant of the first."""
+    monkeypatch.setattr(emr_cmd, "build_artifacts", lambda tmp: built)
+    iam.ensure_roles(iam_client, iam.RoleNames(), io.StringIO())
+    s3, sqs = client(moto_aws, "s3"), client(moto_aws, "sqs")
+    bucket = f"dlq-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    arns = []
+    for i in (1, 2):
+        url = sqs.create_queue(QueueName=f"own-dlq-{i}-{unique}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        arns.append(arn)
+        code, out, _ = cli(capsys, "schedule", "create", "--name", f"own-{i}-{unique}", "--cron",
+                           "rate(1 day)", "export", "--table", "Orders", "--to",
+                           f"s3://{bucket}", "--read-capacity", "1000", "--log-uri",
+                           f"s3://{bucket}/logs", "--dlq-arn", arn, "--timeout", "90",
+                           "--staging-uri", f"s3://{bucket}/stage", *endpoint(moto_aws))
+        assert code == 0, out
+        target = client(moto_aws, "scheduler").get_schedule(
+            Name=f"own-{i}-{unique}", GroupName="ddbpipe")["Target"]
+        assert target["DeadLetterConfig"] == {"Arn": arn}
+        args = json.loads(target["Input"])["Steps"][0]["HadoopJarStep"]["Args"]
+        assert args[:4] == ["timeout", "--signal=TERM", "--kill-after=120s", "5400s"]
+    assert f"stage/schedules/own-2-{unique}/jobs/export_table.py" in _objects(s3, bucket)
+    policy = iam_client.get_role_policy(RoleName=iam.SCHEDULER_ROLE,
+                                        PolicyName=iam.SCHEDULER_POLICY_NAME)["PolicyDocument"]
+    granted = next(st for st in policy["Statement"] if st["Sid"] == "SendToDeadLetterQueues")
+    assert set(arns) <= set(granted["Resource"])
+    # `iam setup --scheduler-role` rewrites the policy and keeps the grants too.
+    assert cli(capsys, "iam", "setup", "--scheduler-role", *endpoint(moto_aws))[0] == 0
+    policy = iam_client.get_role_policy(RoleName=iam.SCHEDULER_ROLE,
+                                        PolicyName=iam.SCHEDULER_POLICY_NAME)["PolicyDocument"]
+    granted = next(st for st in policy["Statement"] if st["Sid"] == "SendToDeadLetterQueues")
+    assert set(arns) <= set(granted["Resource"])
+
+
+def test_a_china_schedule_uses_the_china_partition(capsys):
+    """Dry run in cn-north-1: every ARN ddbpipe builds names aws-cn (no AWS call is made)."""
+    code, text, _ = cli(capsys, "schedule", "create", "--name", "cn", "--cron", "rate(1 day)",
+                        "--dry-run", "export", "--table", "Orders", "--to", "s3://bkt-cn",
+                        "--read-capacity", "1000", "--log-uri", "s3://bkt-cn/logs",
+                        "--region", "cn-north-1")
+    assert code == 0
+    request = json.loads(text[text.index("{", text.index("# CreateSchedule request")):])
+    assert request["Target"]["Arn"] == "arn:aws-cn:scheduler:::aws-sdk:emr:runJobFlow"
+    assert request["Target"]["RoleArn"] == "arn:aws-cn:iam::<ACCOUNT>:role/ddbpipe-scheduler"
+    assert request["Target"]["DeadLetterConfig"] == {
+        "Arn": "arn:aws-cn:sqs:cn-north-1:<ACCOUNT>:ddbpipe-schedules-dlq"}
+    assert "arn:aws:" not in json.dumps(request)

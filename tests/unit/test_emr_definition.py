@@ -17,7 +17,7 @@ from ddbpipe.commands import emr
 from ddbpipe.errors import ConfigError, PermissionDenied, QuotaExceeded
 
 RUN = "20250102-030405-abc123"
-PREFIX = f"s3://bkt/logs/ddbpipe-runs/{RUN}"
+PREFIX = f"s3://bkt/ddbpipe-staging/runs/{RUN}"
 WHEEL = "ddbpipe-0.1.0-py3-none-any.whl"
 AWS = AwsConfig(region="eu-west-1")
 
@@ -85,6 +85,16 @@ def test_run_job_flow_request_is_exactly_the_cluster_definition():
             {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"},
             {"Key": "ddbpipe-run-id", "Value": RUN},
         ],
+        "Configurations": [{"Classification": "spark-defaults", "Properties": {
+            "spark.dynamicAllocation.enabled": "false",
+            "spark.executor.instances": "2",
+            "spark.executor.cores": "3",
+            "spark.executor.memory": "7544m",
+            "spark.executor.memoryOverhead": "1523m",
+            "spark.default.parallelism": "6",
+            "spark.driver.memory": "8g",
+            "spark.yarn.am.memory": "512m",
+        }}],
     }
 
 
@@ -164,7 +174,7 @@ def test_retired_m3_maps_to_m5_with_a_note():
                       wheel_name=WHEEL)
     groups = plan.request["Instances"]["InstanceGroups"]
     assert {g["InstanceType"] for g in groups} == {"m5.xlarge"}
-    assert plan.notes == ("m3.xlarge is retired; using its current equivalent m5.xlarge.",)
+    assert plan.notes[0] == "m3.xlarge is retired; using its current equivalent m5.xlarge."
     assert d.resolve_instance_type("r6g.2xlarge") == ("r6g.2xlarge", None)
     with pytest.raises(ConfigError):
         d.resolve_instance_type("big one")
@@ -246,7 +256,9 @@ def test_create_schedule_request_targets_run_job_flow_itself():
                            capacities=[cap(1000, 0.5, "Orders")])
     req = schedule.create_schedule_request(
         name="nightly", expression="cron(0 3 * * ? *)", role_arn="arn:aws:iam::1:role/r",
-        run_job_flow=plan.request, description="ddbpipe export Orders on EMR")
+        run_job_flow=plan.request, region="eu-west-1",
+        dlq_arn="arn:aws:sqs:eu-west-1:123456789012:ddbpipe-schedules-dlq",
+        description="ddbpipe export Orders on EMR")
     assert req == {
         "Name": "nightly",
         "GroupName": "ddbpipe",
@@ -259,6 +271,8 @@ def test_create_schedule_request_targets_run_job_flow_itself():
             "RoleArn": "arn:aws:iam::1:role/r",
             "Input": json.dumps(plan.request, sort_keys=True),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2},
+            "DeadLetterConfig": {
+                "Arn": "arn:aws:sqs:eu-west-1:123456789012:ddbpipe-schedules-dlq"},
         },
     }
     sent = json.loads(req["Target"]["Input"])
@@ -267,7 +281,7 @@ def test_create_schedule_request_targets_run_job_flow_itself():
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in sent["Tags"]
     assert {"Key": "ddbpipe-schedule", "Value": "nightly"} in sent["Tags"]
     assert sent["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"] == \
-        "s3://bkt/logs/ddbpipe-schedules/nightly/bootstrap/install-ddbpipe.sh"
+        "s3://bkt/ddbpipe-staging/schedules/nightly/bootstrap/install-ddbpipe.sh"
     # One request serves every run: no timestamp anywhere in it (the job takes its own).
     assert not re.search(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d|\d{8}-\d{6}", req["Target"]["Input"])
 
@@ -302,7 +316,7 @@ def test_user_policy_is_scoped_to_tables_prefixes_tag_and_roles():
     ]
     assert by_sid["S3ExportAndLogObjects"]["Resource"] == [
         "arn:aws:s3:::bkt/us-west-2/Forum/*", "arn:aws:s3:::bkt/us-west-2/Thread/*",
-        "arn:aws:s3:::bkt/logs/*",
+        "arn:aws:s3:::bkt/logs/*", "arn:aws:s3:::bkt/ddbpipe-staging/*",
     ]
     start = by_sid["EMRStartTaggedClusters"]
     assert "elasticmapreduce:RunJobFlow" in start["Action"]
@@ -325,7 +339,10 @@ def test_user_policy_options():
                           log_prefix="emr-logs", schedules=True)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert by_sid["S3ExportAndLogObjects"]["Resource"] == [
-        "arn:aws-cn:s3:::bkt/exp/*", "arn:aws-cn:s3:::bkt/emr-logs/*"]
+        "arn:aws-cn:s3:::bkt/exp/*", "arn:aws-cn:s3:::bkt/emr-logs/*",
+        "arn:aws-cn:s3:::bkt/ddbpipe-staging/*"]
+    assert by_sid["ScheduleDeadLetterQueue"]["Resource"] == \
+        "arn:aws-cn:sqs:cn-north-1:123456789012:ddbpipe-schedules-dlq"
     assert by_sid["PassServiceRoleToEMR"]["Resource"].endswith(":role/DataPipelineDefaultRole")
     assert "ManageDdbpipeSchedules" in by_sid
     with pytest.raises(ConfigError, match="12-digit"):
