@@ -336,6 +336,8 @@ class ClusterOptions:
     keep_cluster: bool = False
     idle_timeout_minutes: int = 60
     connector_jar: Optional[str] = None
+    #: EMR-managed security groups as Instances fields, from ddbpipe.cluster.network.
+    security_groups: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         log_folder(self.log_uri)
@@ -371,6 +373,7 @@ def run_job_flow_request(
     }
     if options.subnet_id:
         instances["Ec2SubnetId"] = options.subnet_id
+    instances.update(options.security_groups)
     request: dict[str, Any] = {
         "Name": name[:256],
         "LogUri": folder_uri(options.log),
@@ -484,8 +487,11 @@ def plan_schedule(
 _CLI_TOP = {"Name", "LogUri", "ReleaseLabel", "Applications", "Instances", "BootstrapActions",
             "Steps", "StepConcurrencyLevel", "ServiceRole", "JobFlowRole", "VisibleToAllUsers",
             "Tags", "AutoTerminationPolicy"}
+#: Instances fields that `create-cluster --ec2-attributes` takes under the same name.
+_CLI_EC2_ATTRIBUTES = ("EmrManagedMasterSecurityGroup", "EmrManagedSlaveSecurityGroup",
+                       "ServiceAccessSecurityGroup")
 _CLI_INSTANCES = {"InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected",
-                  "Ec2SubnetId"}
+                  "Ec2SubnetId", *_CLI_EC2_ATTRIBUTES}
 
 
 def _compact(value: Any) -> str:
@@ -517,6 +523,7 @@ def create_cluster_cli(request: dict[str, Any], region: Optional[str] = None) ->
     ec2: dict[str, Any] = {"InstanceProfile": request["JobFlowRole"]}
     if "Ec2SubnetId" in inst:
         ec2["SubnetId"] = inst["Ec2SubnetId"]
+    ec2.update({k: inst[k] for k in _CLI_EC2_ATTRIBUTES if k in inst})
     bootstrap = [
         {"Name": b["Name"], "Path": b["ScriptBootstrapAction"]["Path"],
          "Args": b["ScriptBootstrapAction"]["Args"]}

@@ -29,6 +29,7 @@ SERVICES = {
     "iam": "IAM",
     "sts": "STS",
     "scheduler": "SCHEDULER",
+    "ec2": "EC2",
 }
 
 LOCALSTACK_URL = "http://localhost:4566"
