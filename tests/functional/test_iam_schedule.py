@@ -152,6 +152,17 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     create = ["schedule", "create", "--name", name, "--cron", "cron(0 3 * * ? *)", "export",
               "--table", "Orders", "--to", f"s3://{bucket}", "--read-capacity", "3000",
               "--log-uri", f"s3://{bucket}/logs", *endpoint(moto_aws)]
+    # Two tagged subnets and tagged groups: the request names one subnet and both groups.
+    ec2 = client(AwsConfig(REGION, {"ec2": moto_aws.endpoint("iam") or ""}), "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"]
+               for i in (1, 2)]
+    groups = [ec2.create_security_group(GroupName=f"{r}-{unique}", Description="emr",
+                                        VpcId=vpc)["GroupId"] for r in ("leader", "core")]
+    ec2.create_tags(Resources=[*subnets, *groups],
+                    Tags=[{"Key": d.EMR_MANAGED_POLICY_TAG, "Value": "true"}])
+    create[-4:-4] = ["--subnet-id", ",".join(subnets), "--skip-doctor",
+                     "--security-groups", f"leader={groups[0]},core={groups[1]}"]
     code, out, _ = cli(capsys, *create)
     assert code == 0
     assert "created schedule arn:aws:scheduler" in out
@@ -165,6 +176,9 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     request = json.loads(target["Input"])
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in request["Tags"]
     assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+    assert request["Instances"]["Ec2SubnetId"] in subnets
+    assert (request["Instances"]["EmrManagedMasterSecurityGroup"],
+            request["Instances"]["EmrManagedSlaveSecurityGroup"]) == tuple(groups)
     assert request["LogUri"] == f"s3://{bucket}/logs/"
     assert request["Instances"]["InstanceGroups"][1]["InstanceCount"] == 1
     step_args = request["Steps"][0]["HadoopJarStep"]["Args"]
