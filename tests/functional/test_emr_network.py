@@ -75,6 +75,11 @@ def objects(s3: Any, bucket: str) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
+def clusters_of(emr: Any) -> set[str]:
+    return {c["Id"] for page in emr.get_paginator("list_clusters").paginate()
+            for c in page["Clusters"]}
+
+
 def export_argv(bucket: str, *extra: str) -> list[str]:
     return ["emr", "export", "--table", "Orders", "--to", f"s3://{bucket}/exports",
             "--read-capacity", "1000", "--log-uri", f"s3://{bucket}/logs", *extra]
@@ -88,6 +93,7 @@ def test_untagged_subnet_is_refused_with_the_tag_command_and_nothing_created(
     net = private_vpc(ec2, tag=False, endpoints=("s3", "dynamodb"))
     bucket = f"net-{unique}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    clusters = clusters_of(emr)  # moto lists other tests' clusters too, whatever the region
 
     code, out, err = cli(capsys, moto_server, region,
                          *export_argv(bucket, "--subnet-id", net["subnet"]))
@@ -100,7 +106,7 @@ def test_untagged_subnet_is_refused_with_the_tag_command_and_nothing_created(
         f"Key=for-use-with-amazon-emr-managed-policies,Value=true --region {region} "
         "(or pass --skip-doctor to launch anyway)\n")
     assert objects(s3, bucket) == []  # nothing uploaded, no probe left
-    assert emr.list_clusters()["Clusters"] == []
+    assert clusters_of(emr) == clusters
 
     code, _, err = cli(capsys, moto_server, region,
                        *export_argv(bucket, "--subnet-id", "subnet-0123456789abcdef0"))
@@ -223,17 +229,18 @@ def test_export_runs_the_doctor_then_launches_into_the_checked_subnet(
     emr_roles(iam)
     argv = export_argv(bucket, "--subnet-id", net["subnet"], "--timeout", "0.01",
                        "--poll-seconds", "0.2")
+    clusters = clusters_of(emr)
 
     code, _, err = cli(capsys, moto_server, region, *argv)  # table Orders is missing
     assert code == 2
     assert err.startswith(f"ddbpipe: error: table Orders: does not exist in {region}.")
-    assert emr.list_clusters()["Clusters"] == [] and objects(s3, bucket) == []
+    assert clusters_of(emr) == clusters and objects(s3, bucket) == []
 
     table(ddb, "Orders")
     monkeypatch.setattr(emr_cmd, "build_artifacts", lambda tmp: built)
     code, out, err = cli(capsys, moto_server, region, *argv)
     assert code == 3, err  # launched, then stopped at the --timeout
-    (cluster,) = emr.list_clusters()["Clusters"]
-    attrs = emr.describe_cluster(ClusterId=cluster["Id"])["Cluster"]["Ec2InstanceAttributes"]
+    (cluster,) = clusters_of(emr) - clusters
+    attrs = emr.describe_cluster(ClusterId=cluster)["Cluster"]["Ec2InstanceAttributes"]
     assert attrs["Ec2SubnetId"] == net["subnet"]
     assert f"note: subnet: {net['subnet']} ({net['vpc']}" in out
