@@ -339,6 +339,8 @@ class ClusterOptions:
     idle_timeout_minutes: int = 60
     connector_jar: Optional[str] = None
     staging_uri: Optional[str] = None  # default: s3://<log bucket>/ddbpipe-staging/
+    #: EMR-managed security groups as Instances fields, from ddbpipe.cluster.network.
+    security_groups: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         places.staging_root(self.staging_uri, log_folder(self.log_uri))
@@ -379,6 +381,7 @@ def run_job_flow_request(
     }
     if options.subnet_id:
         instances["Ec2SubnetId"] = options.subnet_id
+    instances.update(options.security_groups)
     request: dict[str, Any] = {
         "Name": name[:256],
         "LogUri": folder_uri(options.log),
@@ -509,8 +512,11 @@ def _notes(note: Optional[str], spark: executors.ExecutorPlan,
 _CLI_TOP = {"Name", "LogUri", "ReleaseLabel", "Applications", "Instances", "BootstrapActions",
             "Steps", "StepConcurrencyLevel", "ServiceRole", "JobFlowRole", "VisibleToAllUsers",
             "Tags", "AutoTerminationPolicy", "Configurations"}
+#: Instances fields that `create-cluster --ec2-attributes` takes under the same name.
+_CLI_EC2_ATTRIBUTES = ("EmrManagedMasterSecurityGroup", "EmrManagedSlaveSecurityGroup",
+                       "ServiceAccessSecurityGroup")
 _CLI_INSTANCES = {"InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected",
-                  "Ec2SubnetId"}
+                  "Ec2SubnetId", *_CLI_EC2_ATTRIBUTES}
 
 
 def _compact(value: Any) -> str:
@@ -542,6 +548,7 @@ def create_cluster_cli(request: dict[str, Any], region: Optional[str] = None) ->
     ec2: dict[str, Any] = {"InstanceProfile": request["JobFlowRole"]}
     if "Ec2SubnetId" in inst:
         ec2["SubnetId"] = inst["Ec2SubnetId"]
+    ec2.update({k: inst[k] for k in _CLI_EC2_ATTRIBUTES if k in inst})
     bootstrap = [
         {"Name": b["Name"], "Path": b["ScriptBootstrapAction"]["Path"],
          "Args": b["ScriptBootstrapAction"]["Args"]}

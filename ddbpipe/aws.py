@@ -38,6 +38,7 @@ SERVICES = {
     "sts": "STS",
     "scheduler": "SCHEDULER",
     "sqs": "SQS",
+    "ec2": "EC2",
 }
 
 LOCALSTACK_URL = "http://localhost:4566"

@@ -8,6 +8,7 @@ and friends) and the run options ``--timeout``, ``--cluster-id`` and ``--dry-run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import secrets
 import sys
@@ -19,6 +20,7 @@ from typing import Any, Callable, Optional, TextIO
 from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
 from ddbpipe.cluster import definition as d
 from ddbpipe.cluster import runlimits
+from ddbpipe.commands import emr_doctor
 from ddbpipe.errors import DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
@@ -105,7 +107,6 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, scheduled: bool = Fa
                             "capacity x percent, shown by --dry-run)")
     group.add_argument("--release-label", default=d.RELEASE_LABEL,
                        help=f"EMR release (default {d.RELEASE_LABEL}: Spark 3.5, Python 3.11)")
-    group.add_argument("--subnet-id", help="VPC subnet (default: the default VPC's)")
     group.add_argument("--service-role", help=f"EMR service role (default {d.SERVICE_ROLE})")
     group.add_argument("--instance-profile",
                        help=f"EC2 instance profile of the nodes (default {d.INSTANCE_ROLE})")
@@ -120,6 +121,7 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, scheduled: bool = Fa
                                 "after --idle-timeout)")
         group.add_argument("--idle-timeout", type=int, default=60, metavar="MINUTES",
                            help="with --keep-cluster: terminate after this long idle (default 60)")
+    emr_doctor.add_network_options(parser)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +148,8 @@ def cluster_options(args: argparse.Namespace) -> d.ClusterOptions:
         release_label=args.release_label,
         service_role=roles.service_role,
         instance_profile=roles.instance_profile,
-        subnet_id=args.subnet_id,
+        subnet_id=None,  # chosen and checked by emr_doctor.prepare_network
+        security_groups=emr_doctor.security_group_fields(args),
         keep_cluster=getattr(args, "keep_cluster", False),
         idle_timeout_minutes=getattr(args, "idle_timeout", 60),
         connector_jar=args.connector_jar,
@@ -235,8 +238,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         JOB_OPTIONS[kind](job)
         add_cluster_options(job)
         add_run_options(job)
+        emr_doctor.add_preflight_options(job)
         add_aws_options(job)
         job.set_defaults(func=_run, kind=kind)
+    emr_doctor.register(jobs)
 
 
 def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
@@ -249,12 +254,18 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     options = cluster_options(args)
     cluster_id = d.check_cluster_id(args.cluster_id) if args.cluster_id else None
     runlimits.check_minutes(args.timeout)
+    emr_doctor.check_offline(args, job, options)
     caps = [] if cluster_id else capacities(aws, job, options, dry_run=args.dry_run, out=out)
+    if cluster_id is None:
+        options = emr_doctor.prepare_network(args, aws, job, options, out)
     run = new_run_id()
     root = staging.checkout_root()
     if args.dry_run:
         plan = d.plan_run(job, options, run=run, wheel_name=staging.predicted_wheel_name(),
                           capacities=caps, cluster_id=cluster_id, timeout_minutes=args.timeout)
+        read = emr_doctor.sizing_note(job, options) if caps else None
+        if read:
+            plan = dataclasses.replace(plan, notes=(*plan.notes, read))
         uploads = staging.plan_uploads(plan, root, for_dry_run=True)
         print_plan(plan, uploads, aws.region, out, dry_run=True)
         return 0

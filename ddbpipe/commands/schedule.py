@@ -18,7 +18,7 @@ from typing import Optional, TextIO
 from ddbpipe.aws import add_aws_options, client, resolve
 from ddbpipe.cluster import deadletter, iam, runlimits, schedule
 from ddbpipe.cluster import definition as d
-from ddbpipe.commands import emr
+from ddbpipe.commands import emr, emr_doctor
 
 
 def _add_schedule_target(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         emr.JOB_OPTIONS[kind](job)
         emr.add_cluster_options(job, scheduled=True)
         _add_schedule_run_options(job)
+        emr_doctor.add_preflight_options(job, offline=False)
         add_aws_options(job)
         job.set_defaults(func=_create, kind=kind)
 
@@ -91,6 +92,7 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     job = emr.job_spec(args.kind, args, aws)
     options = emr.cluster_options(args)
     caps = emr.capacities(aws, job, options, dry_run=args.dry_run, out=out)
+    options = emr_doctor.prepare_network(args, aws, job, options, out)
     root = staging.checkout_root()
     description = f"ddbpipe {job.describe()} on EMR"
 

@@ -153,6 +153,17 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     create = ["schedule", "create", "--name", name, "--cron", "cron(0 3 * * ? *)", "export",
               "--table", "Orders", "--to", f"s3://{bucket}", "--read-capacity", "3000",
               "--log-uri", f"s3://{bucket}/logs", *endpoint(moto_aws)]
+    # Two tagged subnets and tagged groups: the request names one subnet and both groups.
+    ec2 = client(AwsConfig(REGION, {"ec2": moto_aws.endpoint("iam") or ""}), "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"]
+               for i in (1, 2)]
+    groups = [ec2.create_security_group(GroupName=f"{r}-{unique}", Description="emr",
+                                        VpcId=vpc)["GroupId"] for r in ("leader", "core")]
+    ec2.create_tags(Resources=[*subnets, *groups],
+                    Tags=[{"Key": d.EMR_MANAGED_POLICY_TAG, "Value": "true"}])
+    create[-4:-4] = ["--subnet-id", ",".join(subnets), "--skip-doctor",
+                     "--security-groups", f"leader={groups[0]},core={groups[1]}"]
     code, out, _ = cli(capsys, *create)
     assert code == 0
     assert "created schedule arn:aws:scheduler" in out
@@ -176,6 +187,9 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     request = json.loads(target["Input"])
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in request["Tags"]
     assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+    assert request["Instances"]["Ec2SubnetId"] in subnets
+    assert (request["Instances"]["EmrManagedMasterSecurityGroup"],
+            request["Instances"]["EmrManagedSlaveSecurityGroup"]) == tuple(groups)
     assert request["LogUri"] == f"s3://{bucket}/logs/"
     assert request["Instances"]["InstanceGroups"][1]["InstanceCount"] == 1
     step_args = request["Steps"][0]["HadoopJarStep"]["Args"]
@@ -291,6 +305,8 @@ def test_schedule_refusals_create_nothing(moto_aws, iam_client, built, unique, m
     code, out, err = cli(capsys, "schedule", "create", "--name", name, "--cron", "rate(1 day)",
                          "export", "--table", "Orders", "--to", f"s3://{bucket}",
                          "--read-capacity", "1000", "--log-uri", f"s3://{bucket}/logs",
+                         # the network is another test's subject: one subnet, not looked up
+                         "--subnet-id", "subnet-0123456789abcdef0", "--skip-doctor",
                          *[a.format(bucket=bucket) for a in extra], *endpoint(moto_aws))
     assert code == ConfigError.exit_code
     assert message in err and len(err.strip().splitlines()) == 1
@@ -317,7 +333,10 @@ def test_a_given_dlq_is_used_and_every_dlq_stays_granted(moto_aws, iam_client, b
                            "rate(1 day)", "export", "--table", "Orders", "--to",
                            f"s3://{bucket}", "--read-capacity", "1000", "--log-uri",
                            f"s3://{bucket}/logs", "--dlq-arn", arn, "--timeout", "90",
-                           "--staging-uri", f"s3://{bucket}/stage", *endpoint(moto_aws))
+                           "--staging-uri", f"s3://{bucket}/stage",
+                           # the network is another test's subject: one subnet, not looked up
+                           "--subnet-id", "subnet-0123456789abcdef0", "--skip-doctor",
+                           *endpoint(moto_aws))
         assert code == 0, out
         target = client(moto_aws, "scheduler").get_schedule(
             Name=f"own-{i}-{unique}", GroupName="ddbpipe")["Target"]

@@ -465,9 +465,9 @@ def test_dry_run_prints_the_request_and_the_cli(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     args = parser().parse_args([
         "emr", "export", "--table", "Orders", "--to", "s3://bkt", "--read-capacity", "4000",
-        "--log-uri", "s3://bkt/logs/", "--region", "eu-west-1", "--dry-run"])
+        "--log-uri", "s3://bkt/logs/", "--region", "eu-west-1", "--dry-run", "--offline"])
     out = io.StringIO()
-    assert emr._run(args, out) == 0
+    assert emr._run(args, out) == 0  # --offline: no AWS call (no endpoint is set here)
     text = out.getvalue()
     assert "Orders: 4,000 RCU (--read-capacity) x 0.5 = 2,000 units/s" in text
     assert "=> 1 leader + 2 core node(s) of m5.xlarge" in text
