@@ -104,16 +104,23 @@ def _attach(iam: IAMClient, name: str, policy_arn: str) -> None:
         raise
 
 
+def _existing_role(iam: IAMClient, name: str) -> Optional[RoleTypeDef]:
+    import botocore.exceptions
+
+    try:
+        return iam.get_role(RoleName=name)["Role"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "NoSuchEntity":
+            raise
+    return None
+
+
 def _ensure_role(iam: IAMClient, name: str, principal: str, policy_arn: str, description: str,
                  out: TextIO) -> None:
     import botocore.exceptions
 
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) != "NoSuchEntity":
-            raise
-    else:
+    role = _existing_role(iam, name)
+    if role is not None:
         ours = {"Key": "created-by", "Value": "ddbpipe"} in (role.get("Tags") or [])
         attached = [p["PolicyArn"] for p in
                     iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
@@ -172,12 +179,8 @@ def _ensure_instance_role(iam: IAMClient, name: str, out: TextIO) -> str:
     """The nodes' role, created without any AWS managed policy; its ARN."""
     import botocore.exceptions
 
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) != "NoSuchEntity":
-            raise
-    else:
+    role = _existing_role(iam, name)
+    if role is not None:
         attached = [p["PolicyArn"] for p in
                     iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
         notes = [] if _trusts(role, EC2_PRINCIPAL) else [

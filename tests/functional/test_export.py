@@ -227,7 +227,7 @@ def test_bucket_that_cannot_be_written(aws, ddb, unique, logs_dir, monkeypatch, 
                         "--region", aws.region)
 
         assert code == 2, err
-        assert f"Cannot write to s3://{bucket}/x/ (AccessDenied)" in err
+        assert f"Cannot write to s3://{bucket}/x/{name}/ (AccessDenied)" in err
         assert "s3:PutObject" in err and len(err.strip().splitlines()) == 1
         assert key["AccessKeyId"] not in err and key["SecretAccessKey"] not in err
     finally:
