@@ -5,7 +5,8 @@ tests/unit/test_policies.py).
 moto enforces identity policies when its auth is switched on (``/moto-api/reset-auth``): it
 checks the action and, for S3, the object or bucket ARN. It does not compute DynamoDB table ARNs
 (every DynamoDB request is checked against resource ``*``, so a table-scoped grant refuses every
-table) and ignores ``StringLike`` conditions (a listing of any prefix passes). The two
+table), ignores ``StringLike`` conditions (a listing of any prefix is permitted) and cannot check
+the signature of a request with a query string (every ListObjectsV2 fails). The two
 ``moto_cannot`` tests pin that down, so this file fails the day moto learns it.
 """
 
@@ -134,10 +135,14 @@ def enforced(aws: AwsConfig, server: localstack.Server) -> Iterator[tuple[Any, A
 
 
 def denied(call: Any, **kw: Any) -> bool:
+    """True when the call is refused for permissions, False when it succeeds; any other error
+    (a signature moto cannot check, a missing key) fails the test."""
     try:
         call(**kw)
     except ClientError as err:
-        return error_code(err) in ("AccessDenied", "AccessDeniedException", "403")
+        if error_code(err) in ("AccessDenied", "AccessDeniedException", "403"):
+            return True
+        raise
     return False
 
 
@@ -155,12 +160,24 @@ def test_moto_enforces_the_export_folder_on_objects(enforced):
 
 
 def test_moto_cannot_evaluate_s3_prefix(enforced):
-    """moto ignores the StringLike condition on s3:prefix: it lets through a listing of another
-    table's folder and of the whole bucket, which AWS (and the evaluator) refuse."""
+    """moto's evaluator (the code its server runs) ignores StringLike on s3:prefix: it permits a
+    listing of another table's folder and of the whole bucket, which AWS and the evaluator refuse.
+    And its server cannot exercise a listing at all under enforcement: it fails to verify the
+    signature of any request with a query string."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    doc = policies.instance_policy(policies.scope(["Orders"], "enforce-bkt", REGION,
+                                                  "123456789012"))
+    evaluator = IAMPolicy(json.dumps(doc))
+    for prefix in ("us-east-1/Orders/", "us-east-1/Users/", None):
+        context = {"s3:prefix": prefix} if prefix is not None else None
+        assert evaluator.is_action_permitted("s3:ListBucket", "arn:aws:s3:::enforce-bkt",
+                                             incoming_condition_values=context) \
+            == PermissionResult.PERMITTED
     s3, _, _ = enforced
-    assert not denied(s3.list_objects_v2, Bucket="enforce-bkt", Prefix="us-east-1/Orders/")
-    assert not denied(s3.list_objects_v2, Bucket="enforce-bkt", Prefix="us-east-1/Users/")
-    assert not denied(s3.list_objects_v2, Bucket="enforce-bkt")
+    with pytest.raises(ClientError) as caught:
+        s3.list_objects_v2(Bucket="enforce-bkt", Prefix="us-east-1/Orders/")
+    assert error_code(caught.value) == "SignatureDoesNotMatch"
 
 
 def test_moto_cannot_evaluate_dynamodb_table_arns(enforced):
