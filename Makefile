@@ -33,11 +33,18 @@ $(CACHE)/jars/.resolved: deps/pom.xml
 	  dependency:copy-dependencies -DoutputDirectory=$(CACHE)/jars -DincludeScope=runtime
 	touch $@
 
-node: $(CACHE)/node/.installed
+node: $(CACHE)/node/.installed $(CACHE)/node-iam/.installed
 $(CACHE)/node/.installed: deps/package.json deps/package-lock.json
 	mkdir -p $(CACHE)/node
 	cp deps/package.json deps/package-lock.json $(CACHE)/node/
 	cd $(CACHE)/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Test-only: the IAM policy evaluator the policy tests run (tests/support/iam_eval.py).
+$(CACHE)/node-iam/.installed: deps/iam-eval/package.json deps/iam-eval/package-lock.json
+	mkdir -p $(CACHE)/node-iam
+	cp deps/iam-eval/package.json deps/iam-eval/package-lock.json $(CACHE)/node-iam/
+	cd $(CACHE)/node-iam && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: setup

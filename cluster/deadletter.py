@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, TextIO
 
 from ddbpipe.aws import error_code
-from ddbpipe.cluster.iam import partition
+from ddbpipe.cluster.policies import DLQ_NAME, partition
 from ddbpipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-QUEUE_NAME = "ddbpipe-schedules-dlq"
+QUEUE_NAME = DLQ_NAME
 RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum
 #: DeadLetterConfig.Arn as CloudFormation documents it (aws, aws-cn, aws-us-gov, ...).
 _ARN = re.compile(r"^arn:(aws(?:-[a-z]+)*):sqs:([a-z0-9\-]+):(\d{12}):([a-zA-Z0-9\-_.]+)$")

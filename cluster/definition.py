@@ -55,7 +55,7 @@ UNITS_PER_CORE = 1500
 MAX_AUTO_CORES = 50
 
 SERVICE_ROLE = "EMR_DefaultRole_V2"
-INSTANCE_ROLE = "EMR_EC2_DefaultRole"
+INSTANCE_ROLE = "ddbpipe-instance-role"  # EMR_EC2_DefaultRole only when asked by name
 DATAPIPELINE_SERVICE_ROLE = "DataPipelineDefaultRole"
 DATAPIPELINE_INSTANCE_ROLE = "DataPipelineDefaultResourceRole"
 

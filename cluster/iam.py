@@ -1,23 +1,33 @@
-"""IAM for EMR runs: the roles a cluster needs, and least-privilege policies for users.
+"""IAM for EMR runs: the roles a cluster needs (the policy documents are in ``policies``).
 
-Role names default to EMR's own (``EMR_DefaultRole_V2``, ``EMR_EC2_DefaultRole``): they are what
-the EMR console and ``aws emr create-default-roles`` use today, and the V2 service policy is the
-one AWS keeps current. ``--datapipeline-roles`` picks the old service's names
-(``DataPipelineDefaultRole`` / ``DataPipelineDefaultResourceRole``) for accounts that already have
-them; either way the roles do the same job (EMR service role, EC2 instance role), so ddbpipe gives
-them the same EMR managed policies when it creates them, and leaves existing roles as they are.
+The service role is EMR's own ``EMR_DefaultRole_V2`` with AmazonEMRServicePolicy_v2, the one AWS
+keeps current. The instance role is ddbpipe's, ``ddbpipe-instance-role`` (and its instance
+profile of the same name), with one customer-managed policy that grants only the named tables and
+folders (``policies.instance_policy``); AWS's AmazonElasticMapReduceforEC2Role is deprecated and
+grants ``dynamodb:*`` and ``s3:*`` on ``*``, so ddbpipe never attaches it. ``EMR_EC2_DefaultRole``
+or the old service's names (``--datapipeline-roles``) are used only when asked for by name.
+Existing roles keep their policies; ``--table``/``--bucket`` add (or update) ddbpipe's own.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Sequence, TextIO
 
 from ddbpipe.aws import error_code
-from ddbpipe.checks import check_table_name
 from ddbpipe.cluster import definition as d
+from ddbpipe.cluster.policies import (  # noqa: F401 - re-exported: callers use iam.*
+    EC2_PRINCIPAL,
+    EMR_PRINCIPAL,
+    SCHEDULE_GROUP,
+    SCHEDULER_PRINCIPAL,
+    SCHEDULER_ROLE,
+    Scope,
+    instance_policy,
+    partition,
+    user_policy,
+)
 from ddbpipe.errors import ConfigError, RoleMissing
 
 if TYPE_CHECKING:
@@ -25,16 +35,13 @@ if TYPE_CHECKING:
     from mypy_boto3_iam.type_defs import RoleTypeDef, TagTypeDef
 
 EMR_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+#: Deprecated by AWS (grants dynamodb:* and s3:* on *): never attached by ddbpipe, and named in
+#: a warning when an instance role has it.
 EMR_EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
-SCHEDULER_ROLE = "ddbpipe-scheduler"
 SCHEDULER_POLICY_NAME = "ddbpipe-run-emr-cluster"
-SCHEDULE_GROUP = "ddbpipe"
-EMR_PRINCIPAL = "elasticmapreduce.amazonaws.com"
-EC2_PRINCIPAL = "ec2.amazonaws.com"
-SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
+#: IAM's limit on the versions of one managed policy.
+MAX_POLICY_VERSIONS = 5
 ROLE_TAGS: list[TagTypeDef] = [{"Key": "created-by", "Value": "ddbpipe"}]
-
-_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,6 @@ def role_names(datapipeline: bool = False, service_role: Optional[str] = None,
     base = RoleNames(d.DATAPIPELINE_SERVICE_ROLE, d.DATAPIPELINE_INSTANCE_ROLE) if datapipeline \
         else RoleNames()
     return RoleNames(service_role or base.service_role, instance_role or base.instance_role)
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def trust_policy(principal: str, account: Optional[str] = None) -> dict[str, Any]:
@@ -105,16 +104,23 @@ def _attach(iam: IAMClient, name: str, policy_arn: str) -> None:
         raise
 
 
+def _existing_role(iam: IAMClient, name: str) -> Optional[RoleTypeDef]:
+    import botocore.exceptions
+
+    try:
+        return iam.get_role(RoleName=name)["Role"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "NoSuchEntity":
+            raise
+    return None
+
+
 def _ensure_role(iam: IAMClient, name: str, principal: str, policy_arn: str, description: str,
                  out: TextIO) -> None:
     import botocore.exceptions
 
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) != "NoSuchEntity":
-            raise
-    else:
+    role = _existing_role(iam, name)
+    if role is not None:
         ours = {"Key": "created-by", "Value": "ddbpipe"} in (role.get("Tags") or [])
         attached = [p["PolicyArn"] for p in
                     iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
@@ -169,13 +175,116 @@ def _ensure_instance_profile(iam: IAMClient, name: str, role: str, out: TextIO) 
           file=out)
 
 
-def ensure_roles(iam: IAMClient, names: RoleNames, out: TextIO) -> None:
-    """Create the service role, the instance role and its instance profile when absent."""
+def _ensure_instance_role(iam: IAMClient, name: str, out: TextIO) -> str:
+    """The nodes' role, created without any AWS managed policy; its ARN."""
+    import botocore.exceptions
+
+    role = _existing_role(iam, name)
+    if role is not None:
+        attached = [p["PolicyArn"] for p in
+                    iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+        notes = [] if _trusts(role, EC2_PRINCIPAL) else [
+            f"WARNING: it does not trust {EC2_PRINCIPAL}; EMR nodes cannot use it until its "
+            "trust policy does"]
+        if any(a.endswith("/AmazonElasticMapReduceforEC2Role") for a in attached):
+            notes.append("WARNING: it has the deprecated AmazonElasticMapReduceforEC2Role, which "
+                         "grants dynamodb:* and s3:* on every table and bucket; detach it (`aws "
+                         f"iam detach-role-policy --role-name {name} --policy-arn "
+                         f"{EMR_EC2_POLICY}`) once ddbpipe's policy is attached")
+        print(f"role {name}: exists" + "".join(f" ({n})" for n in notes), file=out)
+        return str(role["Arn"])
+    try:
+        arn = str(iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(EC2_PRINCIPAL)),
+            Description="EC2 instance role of ddbpipe's EMR nodes", Tags=ROLE_TAGS,
+        )["Role"]["Arn"])
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "EntityAlreadyExists":
+            raise
+        arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    print(f"role {name}: created, trusts {EC2_PRINCIPAL}, no AWS managed policy", file=out)
+    return arn
+
+
+def instance_policy_name(role: str) -> str:
+    return f"{role}-access"
+
+
+def _document(raw: Any) -> Any:
+    if isinstance(raw, str):  # the API's URL-encoded JSON, when botocore left it as text
+        from urllib.parse import unquote
+
+        return json.loads(unquote(raw))
+    return raw
+
+
+def ensure_managed_policy(iam: IAMClient, arn: str, document: dict[str, Any],
+                          description: str, out: TextIO) -> None:
+    """Create the customer-managed policy ``arn``, or make ``document`` its default version.
+
+    IAM keeps at most 5 versions of a managed policy; the oldest non-default versions are
+    deleted first so that the new one fits.
+    """
+    import botocore.exceptions
+
+    name = arn.rsplit("/", 1)[-1]
+    text = json.dumps(document)
+    try:
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "NoSuchEntity":
+            raise
+        iam.create_policy(PolicyName=name, PolicyDocument=text, Description=description,
+                          Tags=ROLE_TAGS)
+        print(f"policy {name}: created", file=out)
+        return
+    default = str(policy.get("DefaultVersionId", ""))
+    current = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
+    if _document(current.get("Document")) == document:
+        print(f"policy {name}: unchanged ({default})", file=out)
+        return
+    versions = sorted((v for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]
+                       if not v.get("IsDefaultVersion")), key=lambda v: v["CreateDate"])
+    pruned: list[str] = []
+    while versions and len(versions) + 1 >= MAX_POLICY_VERSIONS:
+        old = str(versions.pop(0)["VersionId"])
+        iam.delete_policy_version(PolicyArn=arn, VersionId=old)
+        pruned.append(old)
+    new = iam.create_policy_version(PolicyArn=arn, PolicyDocument=text, SetAsDefault=True)
+    print(f"policy {name}: updated to {new['PolicyVersion']['VersionId']} (default)"
+          + (f", deleted old {', '.join(pruned)}" if pruned else ""), file=out)
+
+
+def _attach_own(iam: IAMClient, role: str, arn: str, out: TextIO) -> None:
+    attached = [p["PolicyArn"] for p in
+                iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
+    if arn not in attached:
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        print(f"role {role}: policy {arn.rsplit('/', 1)[-1]} attached", file=out)
+
+
+def ensure_roles(iam: IAMClient, names: RoleNames, out: TextIO,
+                 access: Optional[Scope] = None) -> None:
+    """Create the service role, the instance role and its instance profile when absent; with
+    ``access``, create or update the instance role's own policy for those tables and folders."""
     _ensure_role(iam, names.service_role, EMR_PRINCIPAL, EMR_SERVICE_POLICY,
                  "EMR service role for ddbpipe clusters", out)
-    _ensure_role(iam, names.instance_role, EC2_PRINCIPAL, EMR_EC2_POLICY,
-                 "EC2 instance role of ddbpipe's EMR nodes", out)
+    role_arn_ = _ensure_instance_role(iam, names.instance_role, out)
     _ensure_instance_profile(iam, names.instance_profile, names.instance_role, out)
+    if access is None:
+        print(f"note: role {names.instance_role} may read no table or bucket until "
+              "`ddbpipe iam setup --table TABLE --bucket BUCKET` grants them.", file=out)
+        return
+    account = role_arn_.split(":")[4]
+    if account != access.account:
+        raise ConfigError(f"--account {access.account} is not the account of role "
+                          f"{names.instance_role} ({account}).",
+                          "Leave --account out: setup uses the caller's account.")
+    policy_name = instance_policy_name(names.instance_role)
+    arn = f"arn:{access.partition}:iam::{account}:policy/{policy_name}"
+    ensure_managed_policy(iam, arn, instance_policy(access),
+                          f"ddbpipe jobs on EMR: tables {', '.join(access.tables)}"[:1000], out)
+    _attach_own(iam, names.instance_role, arn, out)
 
 
 def role_arn(iam: IAMClient, name: str) -> str:
@@ -269,99 +378,3 @@ def ensure_scheduler_role(iam: IAMClient, names: RoleNames, out: TextIO,
     if dlq_arn:
         print(f"role {name}: may send to the dead-letter queue {dlq_arn}", file=out)
     return arn
-
-
-def user_policy(
-    tables: Sequence[str],
-    bucket: str,
-    region: str,
-    account: str,
-    *,
-    roles: RoleNames = RoleNames(),  # noqa: B008 - frozen dataclass
-    export_prefix: Optional[str] = None,
-    log_prefix: str = "logs",
-    schedules: bool = False,
-    staging_prefix: str = "ddbpipe-staging",
-) -> dict[str, Any]:
-    """A policy for a user who may export/import exactly ``tables`` through ddbpipe on EMR.
-
-    DynamoDB on those tables only; S3 on the export and log prefixes of ``bucket``; EMR only on
-    clusters tagged ``dynamodbdatapipeline=true`` (RunJobFlow must carry the tag, every later call
-    must target a tagged cluster); iam:PassRole on the two cluster roles only.
-    """
-    if not tables:
-        raise ConfigError("No table given.", "Pass --table NAME (repeat for several).")
-    for table in tables:
-        check_table_name(table)
-    if not _ACCOUNT.match(account):
-        raise ConfigError(f"--account {account!r} is not a 12-digit AWS account id.",
-                          "Give it as 123456789012, or leave it out to use the caller's.")
-    from ddbpipe.s3uri import S3Uri
-
-    S3Uri.parse(f"s3://{bucket}", "--bucket")
-    part = partition(region)
-    log_prefix = log_prefix.strip("/")
-    if not log_prefix:
-        raise ConfigError("--log-prefix is empty: EMR logs need a folder, not the bucket root.",
-                          "Give one like logs.")
-    if export_prefix is not None and export_prefix.strip("/"):
-        export_prefixes = [f"{export_prefix.strip('/')}/"]
-    else:  # s3://BUCKET as --to: each table's runs go under REGION/TABLE/
-        export_prefixes = [f"{region}/{t}/" for t in tables]
-    prefixes = [*export_prefixes, f"{log_prefix}/", f"{staging_prefix.strip('/')}/"]
-    bucket_arn = f"arn:{part}:s3:::{bucket}"
-    cluster_arn = f"arn:{part}:elasticmapreduce:{region}:{account}:cluster/*"
-    iam_arn = f"arn:{part}:iam::{account}:role/"
-    statements: list[dict[str, Any]] = [
-        {"Sid": "DynamoDBTheseTables", "Effect": "Allow",
-         "Action": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:BatchWriteItem",
-                    "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:CreateTable"],
-         "Resource": [f"arn:{part}:dynamodb:{region}:{account}:table/{t}" for t in tables]},
-        {"Sid": "S3ListExportAndLogPrefixes", "Effect": "Allow",
-         "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket_arn,
-         "Condition": {"StringLikeIfExists": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
-        {"Sid": "S3ExportAndLogObjects", "Effect": "Allow",
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
-        {"Sid": "EMRStartTaggedClusters", "Effect": "Allow",
-         "Action": ["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
-         "Resource": "*",
-         "Condition": {"StringEquals": {f"aws:RequestTag/{d.TAG_KEY}": d.TAG_VALUE}}},
-        {"Sid": "EMRUseTaggedClusters", "Effect": "Allow",
-         "Action": ["elasticmapreduce:DescribeCluster", "elasticmapreduce:DescribeStep",
-                    "elasticmapreduce:ListSteps", "elasticmapreduce:ListBootstrapActions",
-                    "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:CancelSteps",
-                    "elasticmapreduce:TerminateJobFlows"],
-         "Resource": cluster_arn,
-         "Condition": {"StringEquals": {f"aws:ResourceTag/{d.TAG_KEY}": d.TAG_VALUE}}},
-        {"Sid": "PassServiceRoleToEMR", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": f"{iam_arn}{roles.service_role}",
-         "Condition": {"StringLike": {"iam:PassedToService": f"{EMR_PRINCIPAL}*"}}},
-        {"Sid": "PassInstanceRoleToEC2", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": f"{iam_arn}{roles.instance_role}",
-         "Condition": {"StringLike": {"iam:PassedToService": f"{EC2_PRINCIPAL}*"}}},
-        {"Sid": "CheckTheClusterRoles", "Effect": "Allow",
-         "Action": ["iam:GetRole", "iam:GetInstanceProfile"],
-         "Resource": [f"{iam_arn}{roles.service_role}", f"{iam_arn}{roles.instance_role}",
-                      f"arn:{part}:iam::{account}:instance-profile/{roles.instance_profile}"]},
-    ]
-    if schedules:
-        statements += [
-            {"Sid": "ManageDdbpipeSchedules", "Effect": "Allow",
-             "Action": ["scheduler:CreateSchedule", "scheduler:GetSchedule",
-                        "scheduler:DeleteSchedule", "scheduler:GetScheduleGroup",
-                        "scheduler:CreateScheduleGroup"],
-             "Resource": [f"arn:{part}:scheduler:{region}:{account}:schedule/{SCHEDULE_GROUP}/*",
-                          f"arn:{part}:scheduler:{region}:{account}:schedule-group/"
-                          f"{SCHEDULE_GROUP}"]},
-            {"Sid": "ListSchedules", "Effect": "Allow", "Action": "scheduler:ListSchedules",
-             "Resource": "*"},
-            {"Sid": "ScheduleDeadLetterQueue", "Effect": "Allow",
-             "Action": ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:CreateQueue",
-                        "sqs:TagQueue"],
-             "Resource": f"arn:{part}:sqs:{region}:{account}:ddbpipe-schedules-dlq"},
-            {"Sid": "PassSchedulerRole", "Effect": "Allow", "Action": "iam:PassRole",
-             "Resource": f"{iam_arn}{SCHEDULER_ROLE}",
-             "Condition": {"StringLike": {"iam:PassedToService": SCHEDULER_PRINCIPAL}}},
-        ]
-    return {"Version": "2012-10-17", "Statement": statements}

@@ -30,11 +30,15 @@ def run_timestamp(now: Optional[datetime] = None) -> str:
     return now.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
+def table_folder(dest: S3Uri, region: str, table: str) -> S3Uri:
+    """``s3://BUCKET/REGION/TABLE`` for a bare bucket, ``s3://BUCKET/PREFIX/TABLE`` else: the
+    folder of a table's runs, and the narrowest prefix a least-privilege policy grants."""
+    return dest.join(table) if dest.key else dest.join(region, table)
+
+
 def run_folder(dest: S3Uri, region: str, table: str, timestamp: str) -> S3Uri:
     """``s3://BUCKET/REGION/TABLE/TS`` for a bare bucket, ``s3://BUCKET/PREFIX/TABLE/TS`` else."""
-    if dest.key:
-        return dest.join(table, timestamp)
-    return dest.join(region, table, timestamp)
+    return table_folder(dest, region, table).join(timestamp)
 
 
 def manifest_bytes(urls: Iterable[str]) -> bytes:

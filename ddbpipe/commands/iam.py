@@ -22,6 +22,38 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
                         help="name of the EC2 instance role (and of its instance profile)")
 
 
+def _add_scope_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--table", action="append", required=required, dest="tables",
+                        metavar="TABLE", help="a table the jobs may export/import (repeatable)")
+    parser.add_argument("--bucket", required=required,
+                        help="the bucket of exports, logs and staged run files")
+    parser.add_argument("--export-prefix", action="append", default=[], dest="export_prefixes",
+                        metavar="PREFIX",
+                        help="the --to prefix of the exports, runs under PREFIX/TABLE/ "
+                             "(repeatable; default: REGION, as for --to s3://BUCKET)")
+    parser.add_argument("--log-prefix", default="logs", metavar="PREFIX",
+                        help="the --log-uri folder in the bucket (default: logs)")
+    parser.add_argument("--staging-prefix", metavar="PREFIX",
+                        help="where runs stage their files (default: the log folder)")
+    parser.add_argument("--create-table", action="store_true",
+                        help="also allow dynamodb:CreateTable on these tables (import "
+                             "--create-table)")
+    parser.add_argument("--account", help="12-digit account id (default: the caller's)")
+
+
+def _scope(args: argparse.Namespace, region: str, account: str) -> iam.Scope:
+    from ddbpipe.cluster.policies import scope
+
+    if not args.tables or not args.bucket:
+        from ddbpipe.errors import ConfigError
+
+        raise ConfigError("--table and --bucket go together.",
+                          "Give both (the tables and the bucket of their exports), or neither.")
+    return scope(args.tables, args.bucket, region, account,
+                 export_prefixes=args.export_prefixes, log_prefix=args.log_prefix,
+                 staging_prefix=args.staging_prefix, create_table=args.create_table)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("iam", help="create the EMR roles; print a user policy",
                             description="IAM for running ddbpipe on EMR.")
@@ -29,9 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions.required = True
 
     setup = actions.add_parser(
-        "setup", help="create the EMR service role, the instance role and profile when absent",
-        description="Create the roles an EMR run needs, when absent (safe to run again).")
+        "setup", help="create the EMR roles; grant the instance role the named tables",
+        description="Create the roles an EMR run needs, when absent (safe to run again); with "
+                    "--table and --bucket, create or update the instance role's policy so the "
+                    "jobs may use those tables and folders only.")
     _add_role_options(setup)
+    _add_scope_options(setup, required=False)
     setup.add_argument("--scheduler-role", action="store_true",
                        help=f"also create {iam.SCHEDULER_ROLE}, the role EventBridge Scheduler "
                             "assumes to start scheduled runs")
@@ -42,15 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "policy", help="print a least-privilege policy for running exports/imports of tables",
         description="Print an IAM policy that lets a user run ddbpipe on EMR for the named "
                     "tables only.")
-    policy.add_argument("--table", action="append", required=True, dest="tables",
-                        metavar="TABLE", help="a table the user may export/import (repeatable)")
-    policy.add_argument("--bucket", required=True, help="the bucket of exports and logs")
-    policy.add_argument("--export-prefix", metavar="PREFIX",
-                        help="the export folder in the bucket (default: REGION/TABLE for each "
-                             "table, as for --to s3://BUCKET)")
-    policy.add_argument("--log-prefix", default="logs", metavar="PREFIX",
-                        help="the log folder in the bucket (default: logs)")
-    policy.add_argument("--account", help="12-digit account id (default: the caller's)")
+    _add_scope_options(policy, required=True)
     policy.add_argument("--schedules", action="store_true",
                         help="also allow ddbpipe schedule create/list/delete")
     _add_role_options(policy)
@@ -67,7 +94,11 @@ def _setup(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     aws = resolve(args.region, args.endpoint_url, args.profile)
     iam_client = client(aws, "iam")
     names = _names(args)
-    iam.ensure_roles(iam_client, names, out)
+    access = None
+    if args.tables or args.bucket:
+        account = args.account or str(client(aws, "sts").get_caller_identity()["Account"])
+        access = _scope(args, aws.region, account)
+    iam.ensure_roles(iam_client, names, out, access)
     if args.scheduler_role:
         arn = iam.ensure_scheduler_role(iam_client, names, out)
         print(f"scheduler role ARN: {arn}", file=out)
@@ -83,8 +114,9 @@ def _policy(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     aws = resolve(args.region, args.endpoint_url, args.profile)
     account = args.account or str(client(aws, "sts").get_caller_identity()["Account"])
-    doc = iam.user_policy(args.tables, args.bucket, aws.region, account, roles=_names(args),
-                          export_prefix=args.export_prefix, log_prefix=args.log_prefix,
+    access = _scope(args, aws.region, account)
+    names = _names(args)
+    doc = iam.user_policy(access, roles=(names.service_role, names.instance_role),
                           schedules=args.schedules)
     print(json.dumps(doc, indent=2), file=out)
     return 0

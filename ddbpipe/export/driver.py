@@ -113,8 +113,10 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
     ddb = client(cfg.aws, "dynamodb")
     infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
     s3 = client(cfg.aws, "s3")
-    check_bucket(s3, cfg.dest, cfg.aws.endpoint("s3"))
-    check_writable(s3, cfg.dest)
+    for table in cfg.tables:  # each table's own folder: all a least-privilege policy grants
+        folder = layout.table_folder(cfg.dest, cfg.aws.region, table)
+        check_bucket(s3, folder, cfg.aws.endpoint("s3"))
+        check_writable(s3, folder)
     return infos
 
 

@@ -24,11 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def check_bucket(s3: S3Client, dest: S3Uri, endpoint: Optional[str]) -> None:
-    """HeadBucket, with the failure told as the user would fix it."""
+    """List one key under ``dest``, with the failure told as the user would fix it.
+
+    Not HeadBucket: IAM authorizes it as s3:ListBucket without an ``s3:prefix``, which a policy
+    that lets the caller list only its own folders (``ddbpipe iam policy``) refuses."""
     import botocore.exceptions
 
     try:
-        s3.head_bucket(Bucket=dest.bucket)
+        s3.list_objects_v2(Bucket=dest.bucket, Prefix=dest.prefix, MaxKeys=1)
     except botocore.exceptions.ClientError as err:
         code = error_code(err)
         if code in ("404", "NoSuchBucket", "NotFound"):

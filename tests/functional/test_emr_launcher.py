@@ -154,7 +154,7 @@ def test_launch_uploads_the_files_and_starts_the_defined_cluster(emr, s3, log_bu
     assert {"Key": "dynamodbdatapipeline", "Value": "true"} in cluster["Tags"]
     assert cluster["LogUri"] == f"s3://{log_bucket}/logs/"
     assert cluster["ServiceRole"] == "EMR_DefaultRole_V2"
-    assert cluster["Ec2InstanceAttributes"]["IamInstanceProfile"] == "EMR_EC2_DefaultRole"
+    assert cluster["Ec2InstanceAttributes"]["IamInstanceProfile"] == "ddbpipe-instance-role"
     assert cluster["ReleaseLabel"] == "emr-7.12.0"
     groups = emr.list_instance_groups(ClusterId=handle.cluster_id)["InstanceGroups"]
     assert sorted((g["InstanceGroupType"], g["InstanceType"], g["RequestedInstanceCount"])
@@ -396,12 +396,12 @@ def test_the_cli_runs_a_whole_export_and_stops_it_at_the_timeout(moto_aws, emr, 
                     "--region", REGION, "--endpoint-url", moto_aws.endpoint("emr") or "")
     # The roles exist, as `ddbpipe iam setup` leaves them (without their AWS managed policies).
     iam = client(moto_aws, "iam")
-    for role in ("EMR_DefaultRole_V2", "EMR_EC2_DefaultRole"):
+    for role in ("EMR_DefaultRole_V2", "ddbpipe-instance-role"):
         if role not in {r["RoleName"] for r in iam.list_roles()["Roles"]}:
             iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
-    if "EMR_EC2_DefaultRole" not in {p["InstanceProfileName"] for p in
+    if "ddbpipe-instance-role" not in {p["InstanceProfileName"] for p in
                                      iam.list_instance_profiles()["InstanceProfiles"]}:
-        iam.create_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole")
+        iam.create_instance_profile(InstanceProfileName="ddbpipe-instance-role")
     out = io.StringIO()
 
     with pytest.raises(TimedOut, match="timed out after 0.01 minutes"):

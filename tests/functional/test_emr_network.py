@@ -49,20 +49,11 @@ def private_vpc(ec2: Any, *, tag: bool = True, endpoints: tuple[str, ...] = ()) 
 
 def emr_roles(iam: Any) -> None:
     """The roles as `ddbpipe iam setup` leaves them (moto has AWS's managed policies loaded)."""
-    existing = {r["RoleName"] for r in iam.list_roles()["Roles"]}
-    for role, policy in (("EMR_DefaultRole_V2", "AmazonEMRServicePolicy_v2"),
-                         ("EMR_EC2_DefaultRole", "AmazonElasticMapReduceforEC2Role")):
-        if role not in existing:  # other tests of the session may have made it, bare
-            iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
-        iam.attach_role_policy(RoleName=role,
-                               PolicyArn=f"arn:aws:iam::aws:policy/service-role/{policy}")
-    profiles = {p["InstanceProfileName"]: p for p in
-                iam.list_instance_profiles()["InstanceProfiles"]}
-    if "EMR_EC2_DefaultRole" not in profiles:
-        iam.create_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole")
-    if not profiles.get("EMR_EC2_DefaultRole", {}).get("Roles"):
-        iam.add_role_to_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole",
-                                         RoleName="EMR_EC2_DefaultRole")
+    import io
+
+    from ddbpipe.cluster import iam as cluster_iam
+
+    cluster_iam.ensure_roles(iam, cluster_iam.RoleNames(), io.StringIO())
 
 
 def table(ddb: Any, name: str) -> None:

@@ -80,21 +80,22 @@ def test_iam_setup_creates_the_roles_once(moto_aws, iam_client, capsys):
     assert code == 0  # idempotent
 
     assert "role EMR_DefaultRole_V2: created, trusts elasticmapreduce.amazonaws.com" in first
-    assert "instance profile EMR_EC2_DefaultRole: created, role EMR_EC2_DefaultRole added" in \
-        first
+    assert "instance profile ddbpipe-instance-role: created, role ddbpipe-instance-role added" \
+        in first
     assert "created" not in second
     assert "role EMR_DefaultRole_V2: exists, left as is\n" in second
-    assert "instance profile EMR_EC2_DefaultRole: exists with role EMR_EC2_DefaultRole" in \
+    assert "instance profile ddbpipe-instance-role: exists with role ddbpipe-instance-role" in \
         second
 
     assert attached(iam_client, "EMR_DefaultRole_V2") == [iam.EMR_SERVICE_POLICY]
-    assert attached(iam_client, "EMR_EC2_DefaultRole") == [iam.EMR_EC2_POLICY]
+    assert attached(iam_client, "ddbpipe-instance-role") == []  # until --table/--bucket
     service = iam_client.get_role(RoleName="EMR_DefaultRole_V2")["Role"]
     trust = service["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
     profile = iam_client.get_instance_profile(
-        InstanceProfileName="EMR_EC2_DefaultRole")["InstanceProfile"]
-    assert [r["RoleName"] for r in profile["Roles"]] == ["EMR_EC2_DefaultRole"]
+        InstanceProfileName="ddbpipe-instance-role")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["ddbpipe-instance-role"]
+    assert "may read no table or bucket until `ddbpipe iam setup --table" in first
     assert "for-use-with-amazon-emr-managed-policies=true" in first
 
 
@@ -104,7 +105,7 @@ def test_iam_setup_with_the_old_services_names(moto_aws, iam_client, capsys):
     assert code == 0
     assert cli(capsys, *args)[0] == 0
     assert attached(iam_client, "DataPipelineDefaultRole") == [iam.EMR_SERVICE_POLICY]
-    assert attached(iam_client, "DataPipelineDefaultResourceRole") == [iam.EMR_EC2_POLICY]
+    assert attached(iam_client, "DataPipelineDefaultResourceRole") == []
     role = iam_client.get_role(RoleName=iam.SCHEDULER_ROLE)["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == \
         {"Service": "scheduler.amazonaws.com"}

@@ -78,7 +78,7 @@ def test_run_job_flow_request_is_exactly_the_cluster_definition():
         }],
         "StepConcurrencyLevel": 1,
         "ServiceRole": "EMR_DefaultRole_V2",
-        "JobFlowRole": "EMR_EC2_DefaultRole",
+        "JobFlowRole": "ddbpipe-instance-role",
         "VisibleToAllUsers": True,
         "Tags": [
             {"Key": "dynamodbdatapipeline", "Value": "true"},
@@ -228,7 +228,7 @@ def test_create_cluster_cli_carries_the_whole_request():
     assert json.loads(value("--steps")) == [{
         "Type": "CUSTOM_JAR", "Name": "ddbpipe export Orders", "ActionOnFailure": "CONTINUE",
         "Jar": "command-runner.jar", "Args": EXPECTED_ARGV}]
-    assert json.loads(value("--ec2-attributes")) == {"InstanceProfile": "EMR_EC2_DefaultRole",
+    assert json.loads(value("--ec2-attributes")) == {"InstanceProfile": "ddbpipe-instance-role",
                                                       "SubnetId": "subnet-9"}
     assert json.loads(value("--instance-groups"))[1] == {
         "Name": "Core", "InstanceGroupType": "CORE", "InstanceType": "m5.xlarge",
@@ -307,52 +307,8 @@ def test_schedule_expressions_refused(expr):
 # --- IAM -------------------------------------------------------------------------------------
 
 
-def test_user_policy_is_scoped_to_tables_prefixes_tag_and_roles():
-    doc = iam.user_policy(["Forum", "Thread"], "bkt", "us-west-2", "123456789012")
-    by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert by_sid["DynamoDBTheseTables"]["Resource"] == [
-        "arn:aws:dynamodb:us-west-2:123456789012:table/Forum",
-        "arn:aws:dynamodb:us-west-2:123456789012:table/Thread",
-    ]
-    assert by_sid["S3ExportAndLogObjects"]["Resource"] == [
-        "arn:aws:s3:::bkt/us-west-2/Forum/*", "arn:aws:s3:::bkt/us-west-2/Thread/*",
-        "arn:aws:s3:::bkt/logs/*", "arn:aws:s3:::bkt/ddbpipe-staging/*",
-    ]
-    start = by_sid["EMRStartTaggedClusters"]
-    assert "elasticmapreduce:RunJobFlow" in start["Action"]
-    assert start["Condition"] == {"StringEquals": {"aws:RequestTag/dynamodbdatapipeline": "true"}}
-    use = by_sid["EMRUseTaggedClusters"]
-    assert use["Resource"] == "arn:aws:elasticmapreduce:us-west-2:123456789012:cluster/*"
-    assert use["Condition"] == {"StringEquals": {"aws:ResourceTag/dynamodbdatapipeline": "true"}}
-    assert by_sid["PassServiceRoleToEMR"]["Resource"] == \
-        "arn:aws:iam::123456789012:role/EMR_DefaultRole_V2"
-    assert by_sid["PassInstanceRoleToEC2"]["Resource"] == \
-        "arn:aws:iam::123456789012:role/EMR_EC2_DefaultRole"
-    assert not any(s["Sid"].startswith("ManageDdbpipeSchedules") for s in doc["Statement"])
-    text = json.dumps(doc)
-    assert "dynamodb:*" not in text and '"Resource": "arn:aws:s3:::bkt/*"' not in text
-
-
-def test_user_policy_options():
-    doc = iam.user_policy(["Tab1"], "bkt", "cn-north-1", "123456789012",
-                          roles=iam.role_names(datapipeline=True), export_prefix="/exp/",
-                          log_prefix="emr-logs", schedules=True)
-    by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert by_sid["S3ExportAndLogObjects"]["Resource"] == [
-        "arn:aws-cn:s3:::bkt/exp/*", "arn:aws-cn:s3:::bkt/emr-logs/*",
-        "arn:aws-cn:s3:::bkt/ddbpipe-staging/*"]
-    assert by_sid["ScheduleDeadLetterQueue"]["Resource"] == \
-        "arn:aws-cn:sqs:cn-north-1:123456789012:ddbpipe-schedules-dlq"
-    assert by_sid["PassServiceRoleToEMR"]["Resource"].endswith(":role/DataPipelineDefaultRole")
-    assert "ManageDdbpipeSchedules" in by_sid
-    with pytest.raises(ConfigError, match="12-digit"):
-        iam.user_policy(["Tab1"], "bkt", "us-east-1", "42")
-    with pytest.raises(ConfigError, match="bucket root"):
-        iam.user_policy(["Tab1"], "bkt", "us-east-1", "123456789012", log_prefix="/")
-
-
 def test_role_names():
-    assert iam.role_names() == iam.RoleNames("EMR_DefaultRole_V2", "EMR_EC2_DefaultRole")
+    assert iam.role_names() == iam.RoleNames("EMR_DefaultRole_V2", "ddbpipe-instance-role")
     assert iam.role_names(True) == iam.RoleNames("DataPipelineDefaultRole",
                                                  "DataPipelineDefaultResourceRole")
     assert iam.role_names(True, instance_role="X").instance_profile == "X"
@@ -370,7 +326,7 @@ def test_emr_errors_are_explained_by_code():
     denied = emr_errors.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",
                                         plan.request)
     assert isinstance(denied, PermissionDenied)
-    assert "iam:PassRole on EMR_DefaultRole_V2 and EMR_EC2_DefaultRole" in str(denied)
+    assert "iam:PassRole on EMR_DefaultRole_V2 and ddbpipe-instance-role" in str(denied)
 
     untagged = {**plan.request, "Tags": []}
     missing_tag = emr_errors.explain_emr_error(client_error("AccessDeniedException"), "RunJobFlow",

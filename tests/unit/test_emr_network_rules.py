@@ -62,7 +62,7 @@ def test_the_request_carries_the_subnet_and_the_groups():
         "ServiceAccessSecurityGroup": "sg-0000000c"}
     argv = d.create_cluster_cli(plan.request, R)
     assert argv[argv.index("--ec2-attributes") + 1] == (
-        '{"InstanceProfile":"EMR_EC2_DefaultRole","SubnetId":"subnet-0a1b2c3d",'
+        '{"InstanceProfile":"ddbpipe-instance-role","SubnetId":"subnet-0a1b2c3d",'
         '"EmrManagedMasterSecurityGroup":"sg-0000000a","EmrManagedSlaveSecurityGroup":'
         '"sg-0000000b","ServiceAccessSecurityGroup":"sg-0000000c"}')
 
