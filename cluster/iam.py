@@ -309,8 +309,10 @@ def scheduler_policy(service_role_arn: str, instance_role_arn: str,
     With ``dlq_arns``, also to deliver a launch that failed to those dead-letter queues.
     """
     statements: list[dict[str, Any]] = [
+        # No AddTags: RunJobFlow's tags are authorized by its own aws:RequestTag condition, and
+        # AddTags would let the role tag any cluster (see policies.user_policy).
         {"Sid": "RunTaggedClusters", "Effect": "Allow",
-         "Action": ["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
+         "Action": "elasticmapreduce:RunJobFlow",
          "Resource": "*",
          "Condition": {"StringEquals": {f"aws:RequestTag/{d.TAG_KEY}": d.TAG_VALUE}}},
         {"Sid": "PassClusterRoles", "Effect": "Allow", "Action": "iam:PassRole",

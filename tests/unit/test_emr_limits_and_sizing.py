@@ -3,6 +3,7 @@ ARNs and the dead-letter queue: the pure parts, by equality."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -236,3 +237,4 @@ def test_the_scheduler_policy_grants_the_dead_letter_queues():
                                     "Action": "sqs:SendMessage",
                                     "Resource": ["arn:aws:sqs:r:1:a", "arn:aws:sqs:r:1:b"]}
     assert len(iam.scheduler_policy("a", "b")["Statement"]) == 2
+    assert "AddTags" not in json.dumps(iam.scheduler_policy("a", "b"))
