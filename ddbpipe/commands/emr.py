@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
+from ddbpipe.cluster import awscli, runlimits
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import runlimits
 from ddbpipe.commands import emr_doctor
 from ddbpipe.errors import DdbpipeError
 
@@ -218,10 +218,10 @@ def print_plan(plan: d.RunPlan, uploads: list[Any], region: str, out: TextIO,
     say(json.dumps(plan.request, indent=2))
     if plan.creates_cluster:
         say("# the same request with the AWS CLI (create-cluster sends RunJobFlow):")
-        say(d.format_command(d.create_cluster_cli(plan.request, region)))
+        say(awscli.format_command(awscli.create_cluster_cli(plan.request, region)))
     else:
         say("# the same request with the AWS CLI (add-steps sends AddJobFlowSteps):")
-        say(d.format_command(d.add_steps_cli(plan.request, region)))
+        say(awscli.format_command(awscli.add_steps_cli(plan.request, region)))
 
 
 # --- the commands --------------------------------------------------------------------------

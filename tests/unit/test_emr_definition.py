@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ddbpipe.aws import AwsConfig
+from ddbpipe.cluster import awscli, emr_errors, iam, schedule, staging
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import emr_errors, iam, schedule, staging
 from ddbpipe.commands import emr
 from ddbpipe.errors import ConfigError, PermissionDenied, QuotaExceeded
 
@@ -219,7 +219,7 @@ def test_core_count_override_and_cap():
 def test_create_cluster_cli_carries_the_whole_request():
     plan = d.plan_run(export_job(), options(keep_cluster=True, subnet_id="subnet-9"),
                       run=RUN, wheel_name=WHEEL)
-    argv = d.create_cluster_cli(plan.request, "eu-west-1")
+    argv = awscli.create_cluster_cli(plan.request, "eu-west-1")
     assert argv[:5] == ["aws", "emr", "create-cluster", "--region", "eu-west-1"]
 
     def value(flag: str) -> str:
@@ -238,11 +238,11 @@ def test_create_cluster_cli_carries_the_whole_request():
     assert json.loads(value("--auto-termination-policy")) == {"IdleTimeout": 3600}
     assert value("--log-uri") == "s3://bkt/logs/"
     with pytest.raises(ValueError, match="SecurityConfiguration"):
-        d.create_cluster_cli({**plan.request, "SecurityConfiguration": "x"})
+        awscli.create_cluster_cli({**plan.request, "SecurityConfiguration": "x"})
 
 
 def test_format_command_quotes_for_the_shell():
-    text = d.format_command(["aws", "emr", "add-steps", "--cluster-id", "j-1", "--steps",
+    text = awscli.format_command(["aws", "emr", "add-steps", "--cluster-id", "j-1", "--steps",
                              '[{"Name":"a b"}]'])
     assert text.splitlines() == ["aws emr add-steps \\", "    --cluster-id j-1 \\",
                                  "    --steps '[{\"Name\":\"a b\"}]'"]

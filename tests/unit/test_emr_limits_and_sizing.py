@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ddbpipe.cluster import deadletter, executors, iam, places, runlimits, schedule
+from ddbpipe.cluster import awscli, deadletter, executors, iam, places, runlimits, schedule
 from ddbpipe.cluster import definition as d
 from ddbpipe.errors import ConfigError
 from ddbpipe.s3uri import S3Uri
@@ -111,7 +111,7 @@ def test_the_request_and_its_cli_carry_the_spark_defaults():
                       wheel_name=WHEEL)
     configurations = plan.request["Configurations"]
     assert configurations == [executors.plan("m5.xlarge", 2).configuration()]
-    cli = d.create_cluster_cli(plan.request)
+    cli = awscli.create_cluster_cli(plan.request)
     assert cli[cli.index("--configurations") + 1] == d._compact(configurations)
     assert any(n.startswith("executors: m5.xlarge: 12,288 MiB for YARN") for n in plan.notes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ddbpipe.cli import main
+from ddbpipe.cluster import awscli
 from ddbpipe.cluster import definition as d
 from ddbpipe.cluster import network as n
 from ddbpipe.cluster.findings import Finding, PreflightGap, raise_first_gap
@@ -60,7 +61,7 @@ def test_the_request_carries_the_subnet_and_the_groups():
         "EmrManagedMasterSecurityGroup": "sg-0000000a",
         "EmrManagedSlaveSecurityGroup": "sg-0000000b",
         "ServiceAccessSecurityGroup": "sg-0000000c"}
-    argv = d.create_cluster_cli(plan.request, R)
+    argv = awscli.create_cluster_cli(plan.request, R)
     assert argv[argv.index("--ec2-attributes") + 1] == (
         '{"InstanceProfile":"ddbpipe-instance-role","SubnetId":"subnet-0a1b2c3d",'
         '"EmrManagedMasterSecurityGroup":"sg-0000000a","EmrManagedSlaveSecurityGroup":'
