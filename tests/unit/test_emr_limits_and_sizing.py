@@ -112,7 +112,7 @@ def test_the_request_and_its_cli_carry_the_spark_defaults():
     configurations = plan.request["Configurations"]
     assert configurations == [executors.plan("m5.xlarge", 2).configuration()]
     cli = awscli.create_cluster_cli(plan.request)
-    assert cli[cli.index("--configurations") + 1] == d._compact(configurations)
+    assert cli[cli.index("--configurations") + 1] == awscli._compact(configurations)
     assert any(n.startswith("executors: m5.xlarge: 12,288 MiB for YARN") for n in plan.notes)
 
 
