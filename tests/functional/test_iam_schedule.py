@@ -177,7 +177,7 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     staged = {o["Key"] for o in s3.list_objects_v2(
         Bucket=bucket, Prefix=f"logs/ddbpipe-schedules/{name}/")["Contents"]}
     assert f"logs/ddbpipe-schedules/{name}/jobs/export_table.py" in staged
-    assert f"logs/ddbpipe-schedules/{name}/{built[0].name}" in staged
+    assert f"logs/ddbpipe-schedules/{name}/wheelhouse/{built[0].name}" in staged
     # The same request works as a one-off RunJobFlow (what the scheduler will send).
     cluster_id = client(moto_aws, "emr").run_job_flow(**request)["JobFlowId"]
     assert cluster_id.startswith("j-")
