@@ -13,9 +13,9 @@ export PIP_CACHE_DIR := $(CACHE)/pip
 export npm_config_cache := $(CACHE)/npm
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: setup venv jars node test unit lint demo bench clean local-up local-down wheel
+.PHONY: setup venv jars node wheelhouse test unit lint demo bench clean local-up local-down wheel
 
-setup: venv jars node
+setup: venv jars node wheelhouse
 
 venv: $(BIN)/.installed
 # ddbpipe (editable, with the test and lint tools) and, beside it, ddbpipe-dev from dev/: the
@@ -46,6 +46,11 @@ $(CACHE)/node-iam/.installed: deps/iam-eval/package.json deps/iam-eval/package-l
 	cp deps/iam-eval/package.json deps/iam-eval/package-lock.json $(CACHE)/node-iam/
 	cd $(CACHE)/node-iam && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The wheels EMR nodes install offline (ddbpipe's pinned dependencies and pip) for this machine's
+# architecture, so the rehearsal test (tests/e2e/test_rehearsal.py) needs no network.
+wheelhouse: venv
+	$(BIN)/python -m ddbpipe.cluster.wheelhouse
 
 test: setup
 	$(BIN)/pytest -q -ra

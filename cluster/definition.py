@@ -28,6 +28,8 @@ from typing import Any, Literal, Optional, Sequence
 
 from ddbpipe.checks import check_table_name
 from ddbpipe.cluster import executors, places, runlimits
+from ddbpipe.cluster.wheelhouse import FOLDER as WHEELHOUSE_FOLDER
+from ddbpipe.cluster.wheelhouse import architecture
 from ddbpipe.errors import ConfigError
 from ddbpipe.s3uri import S3Uri
 
@@ -233,12 +235,17 @@ class Staging:
     connector_jar: Optional[str] = None  # an s3:// URI given with --connector-jar
 
     @property
+    def wheelhouse_uri(self) -> str:
+        """The folder of wheels the nodes install from with no index (see cluster/wheelhouse)."""
+        return str(self.prefix.join(WHEELHOUSE_FOLDER)) + "/"
+
+    @property
     def wheel_uri(self) -> str:
-        return str(self.prefix.join(self.wheel_name))
+        return str(self.prefix.join(WHEELHOUSE_FOLDER, self.wheel_name))
 
     @property
     def requirements_uri(self) -> str:
-        return str(self.prefix.join(REQUIREMENTS_FILE))
+        return str(self.prefix.join(WHEELHOUSE_FOLDER, REQUIREMENTS_FILE))
 
     @property
     def bootstrap_uri(self) -> str:
@@ -262,8 +269,10 @@ def schedule_staging(root: S3Uri, name: str, wheel_name: str,
 # --- pieces of the request ------------------------------------------------------------------
 
 
-def bootstrap_action(staging: Staging, python: str = CLUSTER_PYTHON) -> dict[str, Any]:
-    args = ["--wheel", staging.wheel_uri, "--requirements", staging.requirements_uri,
+def bootstrap_action(staging: Staging, python: str = CLUSTER_PYTHON,
+                     instance_type: str = DEFAULT_INSTANCE_TYPE) -> dict[str, Any]:
+    """Install ddbpipe from the staged wheelhouse, built for the nodes' architecture."""
+    args = ["--wheelhouse", staging.wheelhouse_uri, "--arch", architecture(instance_type),
             "--python", python]
     if staging.connector_jar:
         args += ["--connector-jar", staging.connector_jar]
@@ -386,7 +395,7 @@ def run_job_flow_request(
         "ReleaseLabel": options.release_label,
         "Applications": [{"Name": "Spark"}],
         "Instances": instances,
-        "BootstrapActions": [bootstrap_action(staging)],
+        "BootstrapActions": [bootstrap_action(staging, instance_type=instance_type)],
         "Steps": list(steps),
         "StepConcurrencyLevel": 1,
         "ServiceRole": options.service_role,

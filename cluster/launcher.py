@@ -84,7 +84,8 @@ def check_running_cluster(emr: EMRClient, cluster_id: str, out: TextIO) -> Clust
             "or drop --cluster-id.",
         )
     args = ours[0].get("Args", [])
-    wheel = args[args.index("--wheel") + 1] if "--wheel" in args[:-1] else "its bootstrap"
+    flag = next((f for f in ("--wheelhouse", "--wheel") if f in args[:-1]), None)
+    wheel = args[args.index(flag) + 1] if flag else "its bootstrap"
     print(f"note: the steps run ddbpipe as installed on {cluster_id} from {wheel}; start a new "
           "cluster to run this checkout's code.", file=out)
     if {"Key": d.TAG_KEY, "Value": d.TAG_VALUE} not in cluster.get("Tags", []):

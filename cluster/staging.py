@@ -1,7 +1,8 @@
 """The files a run puts in S3 under ``<staging-uri>/runs/<run>/`` (or ``schedules/<name>/``).
 
 The wheel is built from the checkout with ``python -m build --wheel`` (on a clean copy, so no
-build/ or egg-info lands in it), its dependencies are pinned as installed here, and the job file
+build/ or egg-info lands in it), its dependencies are pinned as installed here and staged as
+wheels for the nodes (``wheelhouse/``, see :mod:`ddbpipe.cluster.wheelhouse`), and the job file
 comes from the package ``ddbpipe.jobs`` that the wheel ships. :func:`plan_uploads` says what goes
 where (a dry run prints it); :func:`upload` puts it.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
 from ddbpipe import __version__
 from ddbpipe.aws import error_code
 from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import wheelhouse as wh
 from ddbpipe.cluster.emr_errors import ACCESS_DENIED
 from ddbpipe.errors import BucketError, ConfigError, DdbpipeError, EndpointUnreachable
 from ddbpipe.s3uri import S3Uri
@@ -125,13 +127,13 @@ def _packaging() -> Any:
     return requirements
 
 
-def cluster_marker_env(python_version: str = "3.11") -> dict[str, str]:
-    """PEP 508 marker values of the cluster's Python (Amazon Linux 2023, x86_64)."""
+def cluster_marker_env(python_version: str = "3.11", machine: str = "x86_64") -> dict[str, str]:
+    """PEP 508 marker values of the cluster's Python (Amazon Linux 2023, x86_64 or aarch64)."""
     return {
         "python_version": python_version, "python_full_version": f"{python_version}.0",
         "implementation_name": "cpython", "implementation_version": f"{python_version}.0",
         "platform_python_implementation": "CPython", "os_name": "posix",
-        "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
+        "sys_platform": "linux", "platform_system": "Linux", "platform_machine": machine,
         "platform_release": "", "platform_version": "", "extra": "",
     }
 
@@ -141,6 +143,7 @@ def pinned_requirements(
     version_of: Optional[Callable[[str], str]] = None,
     requires_of: Optional[Callable[[str], Iterable[str]]] = None,
     python_version: str = "3.11",
+    machine: str = "x86_64",
 ) -> list[str]:
     """``NAME==VERSION`` for ``roots`` and everything they pull in, as installed here.
 
@@ -152,7 +155,7 @@ def pinned_requirements(
     requirements = _packaging()
     version_of = version_of or importlib.metadata.version
     requires_of = requires_of or (lambda name: importlib.metadata.requires(name) or [])
-    env = cluster_marker_env(python_version)
+    env = cluster_marker_env(python_version, machine)
     pins: dict[str, str] = {}
     queue = list(roots)
     while queue:
@@ -202,12 +205,50 @@ class Upload:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+def bootstrap_architecture(request: dict[str, Any]) -> str:
+    """The architecture the request's bootstrap installs wheels for (its ``--arch``)."""
+    for action in request.get("BootstrapActions", []):
+        if action.get("Name") == d.BOOTSTRAP_ACTION_NAME:
+            args = action["ScriptBootstrapAction"]["Args"]
+            return str(args[args.index("--arch") + 1])
+    raise ValueError("the request has no ddbpipe bootstrap action")
+
+
+def wheelhouse_uploads(plan: d.RunPlan, wheel: Path, requirements: str,
+                       cache: Optional[Path] = None,
+                       download: Optional[wh.Downloader] = None) -> list[Upload]:
+    """The wheelhouse for the plan's nodes: ddbpipe, a wheel of every pin, pip, SHA256SUMS.
+
+    ``requirements`` were pinned with x86_64 markers; for Graviton nodes they are pinned again
+    from the wheel's own requirements with aarch64 markers."""
+    target = wh.Target(bootstrap_architecture(plan.request))
+    if target.machine != "x86_64":
+        requirements = requirements_text(pinned_requirements(wheel_requires(wheel),
+                                                             machine=target.machine))
+    house = wh.build(wheel, requirements, target, cache or wh.cache_for(target),
+                     download or wh.pip_download)
+    folder = plan.staging.wheelhouse_uri
+    uploads = [Upload(plan.staging.wheel_uri, str(wheel), path=wheel,
+                      metadata={"ddbpipe-digest": wheel_digest(wheel)})]
+    uploads += [Upload(folder + p.name, f"{p.name} for {target.key}", path=p)
+                for p in house.wheels[1:]]
+    uploads.append(Upload(plan.staging.requirements_uri, "pinned requirements",
+                          body=requirements.encode(), content_type="text/plain"))
+    # Last: the bootstrap reads it first, so a half-staged wheelhouse is never taken for whole.
+    uploads.append(Upload(folder + wh.SUMS_FILE, "sha256 of every file of the wheelhouse",
+                          body=house.sums().encode(), content_type="text/plain"))
+    return uploads
+
+
 def plan_uploads(plan: d.RunPlan, root: Path, *, wheel: Optional[Path] = None,
-                 requirements: Optional[str] = None, for_dry_run: bool = False) -> list[Upload]:
+                 requirements: Optional[str] = None, for_dry_run: bool = False,
+                 wheel_cache: Optional[Path] = None,
+                 download: Optional[wh.Downloader] = None) -> list[Upload]:
     """The run's uploads. Without ``wheel``/``requirements`` (a dry run) they are described only.
 
     The bootstrap script comes from the checkout ``root`` the wheel is built from; the job file
-    from the package ``ddbpipe.jobs``.
+    from the package ``ddbpipe.jobs``; the dependencies' wheels from ``wheel_cache`` (default
+    ``.cache/wheelhouse/<target>``), downloaded there with ``download`` when missing.
     """
     job = job_path(plan.job.kind)
     if not job.is_file() and not for_dry_run:
@@ -219,18 +260,14 @@ def plan_uploads(plan: d.RunPlan, root: Path, *, wheel: Optional[Path] = None,
         if not bootstrap.is_file() and not for_dry_run:
             raise ConfigError(f"The bootstrap script {bootstrap} is missing.",
                               "Run from a complete ddbpipe checkout (or set DDBPIPE_HOME).")
-        if wheel is not None:
-            uploads.append(Upload(plan.staging.wheel_uri, str(wheel), path=wheel,
-                                  metadata={"ddbpipe-digest": wheel_digest(wheel)}))
+        if wheel is not None and requirements is not None:
+            uploads += wheelhouse_uploads(plan, wheel, requirements, wheel_cache, download)
         else:
-            uploads.append(Upload(plan.staging.wheel_uri,
-                                  f"wheel built from {root} with `python -m build --wheel`"))
-        if requirements is not None:
-            uploads.append(Upload(plan.staging.requirements_uri, "pinned requirements",
-                                  body=requirements.encode(), content_type="text/plain"))
-        else:
-            uploads.append(Upload(plan.staging.requirements_uri,
-                                  "ddbpipe's dependencies pinned as installed here"))
+            target = wh.Target(bootstrap_architecture(plan.request))
+            uploads.append(Upload(plan.staging.wheelhouse_uri,
+                                  f"wheelhouse for {target.key}: the ddbpipe wheel built from "
+                                  f"{root}, a wheel of every pinned dependency and of pip "
+                                  "(from .cache/wheelhouse or pip download), SHA256SUMS"))
         uploads.append(Upload(plan.staging.bootstrap_uri, str(bootstrap), path=bootstrap,
                               content_type="text/x-shellscript"))
     uploads.append(Upload(plan.staging.job_uri(plan.job.kind), str(job), path=job,

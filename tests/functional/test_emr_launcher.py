@@ -16,7 +16,7 @@ import pytest
 
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import launcher, sizing, staging
+from ddbpipe.cluster import launcher, sizing, staging, wheelhouse
 from ddbpipe.cluster.monitor import ENDED_CLUSTER, Monitor, RunHandle
 from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.errors import (
@@ -140,14 +140,21 @@ def test_launch_uploads_the_files_and_starts_the_defined_cluster(emr, s3, log_bu
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=log_bucket,
                                                 Prefix=prefix.prefix)["Contents"]}
     wheel, requirements = built
-    assert keys == {f"{prefix.key}/{wheel.name}", f"{prefix.key}/requirements.txt",
-                    f"{prefix.key}/bootstrap/install-ddbpipe.sh",
-                    f"{prefix.key}/jobs/export_table.py"}
-    sent = s3.get_object(Bucket=log_bucket, Key=f"{prefix.key}/requirements.txt")
+    house = f"{prefix.key}/wheelhouse"
+    pins = [line.split("==") for line in requirements.splitlines() if "==" in line]
+    assert {k for k in keys if k.startswith(house)} == {
+        f"{house}/{wheel.name}", f"{house}/requirements.txt", f"{house}/SHA256SUMS",
+        f"{house}/pip-{wheelhouse.pip_version()}-py3-none-any.whl",
+        *(f"{house}/{staging_wheel}" for staging_wheel in [
+            wheelhouse.find_cached(wheelhouse.cache_for(wheelhouse.Target("x86_64")), n, v,
+                                   wheelhouse.Target("x86_64")).name for n, v in pins])}
+    assert keys - {k for k in keys if k.startswith(house)} == {
+        f"{prefix.key}/bootstrap/install-ddbpipe.sh", f"{prefix.key}/jobs/export_table.py"}
+    sent = s3.get_object(Bucket=log_bucket, Key=f"{house}/requirements.txt")
     assert sent["Body"].read().decode() == requirements
     job = s3.get_object(Bucket=log_bucket, Key=f"{prefix.key}/jobs/export_table.py")
     assert job["Body"].read() == (ROOT / "jobs" / "export_table.py").read_bytes()
-    head = s3.head_object(Bucket=log_bucket, Key=f"{prefix.key}/{wheel.name}")
+    head = s3.head_object(Bucket=log_bucket, Key=f"{house}/{wheel.name}")
     assert head["Metadata"]["ddbpipe-digest"] == staging.wheel_digest(wheel)
 
     cluster = emr.describe_cluster(ClusterId=handle.cluster_id)["Cluster"]
@@ -161,7 +168,7 @@ def test_launch_uploads_the_files_and_starts_the_defined_cluster(emr, s3, log_bu
                   for g in groups) == [("CORE", "m5.xlarge", 2), ("MASTER", "m5.xlarge", 1)]
     (action,) = emr.list_bootstrap_actions(ClusterId=handle.cluster_id)["BootstrapActions"]
     assert action["ScriptPath"] == plan.staging.bootstrap_uri
-    assert action["Args"][:2] == ["--wheel", plan.staging.wheel_uri]
+    assert action["Args"][:4] == ["--wheelhouse", plan.staging.wheelhouse_uri, "--arch", "x86_64"]
     (step,) = emr.list_steps(ClusterId=handle.cluster_id)["Steps"]
     assert handle.step_ids == [step["Id"]]
     assert step["Config"]["Args"] == plan.request["Steps"][0]["HadoopJarStep"]["Args"]
@@ -216,7 +223,7 @@ def test_steps_are_added_to_a_running_cluster(emr, s3, log_bucket, built, job_ro
     added = next(s for s in steps if s["Id"] == handle.step_ids[0])
     assert added["ActionOnFailure"] == "CONTINUE"
     assert added["Config"]["Args"] == plan.request["Steps"][0]["HadoopJarStep"]["Args"]
-    assert f"from {first.staging.wheel_uri}" in out_of(mon)
+    assert f"from {first.staging.wheelhouse_uri}" in out_of(mon)
 
     overlay.steps[handle.step_ids[0]] = {"State": "COMPLETED"}
     assert mon.wait(handle) == {handle.step_ids[0]: "COMPLETED"}

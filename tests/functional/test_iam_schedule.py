@@ -204,7 +204,7 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
         "--read-capacity", "3000", "--region", REGION]
     staged = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert f"ddbpipe-staging/schedules/{name}/jobs/export_table.py" in staged
-    assert f"ddbpipe-staging/schedules/{name}/{built[0].name}" in staged
+    assert f"ddbpipe-staging/schedules/{name}/wheelhouse/{built[0].name}" in staged
     assert not any(k.startswith("logs/") for k in staged)
     # The same request works as a one-off RunJobFlow (what the scheduler will send).
     cluster_id = client(moto_aws, "emr").run_job_flow(**request)["JobFlowId"]

@@ -1,13 +1,16 @@
 """bootstrap/: shellcheck-clean, and run in a temporary root with its commands stubbed.
 
-The stubs (curl, aws, dnf, sudo and the cluster's python) log every call, so the tests check what
-the script would do on a node: IMDSv2 only, downloads, pip with pins, idempotence. Nothing leaves
-this machine: curl is a stub, and the metadata URL points nowhere.
+The stubs (curl, aws, sudo and the cluster's python) log every call, so the tests check what
+the script would do on a node: IMDSv2 only, downloads from the wheelhouse only, pip offline,
+checksums, idempotence. Nothing leaves this machine: curl is a stub, the metadata URL points
+nowhere, and "S3" is a folder. tests/e2e/test_rehearsal.py runs the script with a real pip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,8 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bootstrap" / "install-ddbpipe.sh"
-WHEEL_URI = "s3://bkt/logs/ddbpipe-runs/r1/ddbpipe-0.1.0-py3-none-any.whl"
-REQ_URI = "s3://bkt/logs/ddbpipe-runs/r1/requirements.txt"
+HOUSE = "s3://bkt/logs/ddbpipe-runs/r1/wheelhouse/"
+ARCH = platform.machine()
+OTHER_ARCH = "aarch64" if ARCH == "x86_64" else "x86_64"
+WHEELS = {"ddbpipe-0.1.0-py3-none-any.whl": b"ddbpipe wheel",
+          "boto3-1.40.0-py3-none-any.whl": b"boto3 wheel",
+          "pip-25.1-py3-none-any.whl": b"pip wheel"}
 
 STUBS = {
     "curl": r"""#!/usr/bin/env bash
@@ -45,14 +52,7 @@ esac
 echo "aws $*" >> "$STUB_LOG"
 [ "$1 $2" = "s3 cp" ] || exit 2
 dst="${*: -1}"; src="${*: -2:1}"
-case "$src" in
-  *requirements.txt) printf '%s' "${STUB_REQUIREMENTS}" > "$dst" ;;
-  *) printf 'bytes of %s\n' "$src" > "$dst" ;;
-esac
-""",
-    "dnf": r"""#!/usr/bin/env bash
-echo "dnf $*" >> "$STUB_LOG"
-touch "$STUB_STATE/pip"
+cp "$STUB_S3/${src#s3://}" "$dst" 2>/dev/null || exit 1
 """,
     "sudo": r"""#!/usr/bin/env bash
 echo "sudo $*" >> "$STUB_LOG"
@@ -60,12 +60,15 @@ exec "$@"
 """,
     "python3.11": r"""#!/usr/bin/env bash
 echo "python $*" >> "$STUB_LOG"
+[ "$1" = "-I" ] || exit 4   # always isolated
+shift
 if [ "$1 $2" = "-m pip" ]; then
   [ -f "$STUB_STATE/pip" ] || exit 1
   [ "$3" = "--version" ] && exit 0
   case " $* " in *" --no-deps "*) touch "$STUB_STATE/ddbpipe" ;; esac
   exit 0
 fi
+case "$1" in */pip-*.whl/pip) touch "$STUB_STATE/pip"; exit 0 ;; esac
 if [ "$1" = "-c" ]; then
   [ -f "$STUB_STATE/ddbpipe" ] || exit 1
   case "$2" in *print*) echo 0.1.0 ;; esac
@@ -77,33 +80,46 @@ exit 3
 
 
 class Node:
-    """A temporary root, stub commands and their call log."""
+    """A temporary root with the cluster's Python stubbed, stub commands, S3 as a folder."""
 
     def __init__(self, tmp: Path) -> None:
         self.root = tmp / "root"
         self.bin = tmp / "bin"
         self.state = tmp / "state"
+        self.s3 = tmp / "s3"
         self.log = tmp / "calls.log"
-        for path in (self.root, self.bin, self.state):
-            path.mkdir()
+        for path in (self.root / "usr/bin", self.bin, self.state, self.s3):
+            path.mkdir(parents=True)
         for name, text in STUBS.items():
-            stub = self.bin / name
+            stub = (self.root / "usr/bin" if name == "python3.11" else self.bin) / name
             stub.write_text(text)
             stub.chmod(0o755)
         (self.state / "pip").touch()
-        self.requirements = "# pinned\nboto3==1.40.0\nbotocore==1.40.0\n"
+        self.stage()
+
+    def stage(self, requirements: str = "# pinned\nboto3==1.40.0\n",
+              wheels: dict[str, bytes] | None = None, sums: str | None = None) -> None:
+        """Put a wheelhouse under HOUSE: its files and their SHA256SUMS."""
+        folder = self.s3 / HOUSE[len("s3://"):]
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        files = {**(WHEELS if wheels is None else wheels),
+                 "requirements.txt": requirements.encode()}
+        for name, body in files.items():
+            (folder / name).write_bytes(body)
+        (folder / "SHA256SUMS").write_text(sums if sums is not None else "".join(
+            f"{hashlib.sha256(body).hexdigest()}  {name}\n" for name, body in files.items()))
 
     def run(self, *extra: str, env: dict[str, str] | None = None,
             args: list[str] | None = None) -> subprocess.CompletedProcess[str]:
         self.log.write_text("")
         argv = args if args is not None else [
-            "--wheel", WHEEL_URI, "--requirements", REQ_URI,
-            "--python", str(self.bin / "python3.11"), *extra]
+            "--wheelhouse", HOUSE, "--arch", ARCH, "--python", "/usr/bin/python3.11", *extra]
         full_env = {
             "PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.root),
             "DDBPIPE_ROOT": str(self.root), "DDBPIPE_IMDS_URL": "http://imds.invalid",
-            "STUB_LOG": str(self.log), "STUB_STATE": str(self.state),
-            "STUB_REQUIREMENTS": self.requirements, **(env or {}),
+            "STUB_LOG": str(self.log), "STUB_STATE": str(self.state), "STUB_S3": str(self.s3),
+            **(env or {}),
         }
         return subprocess.run(["bash", str(SCRIPT), *argv], env=full_env, capture_output=True,
                               text=True, timeout=60, check=False)
@@ -134,7 +150,7 @@ def test_bootstrap_is_strict_and_executable():
     assert os.access(SCRIPT, os.X_OK)
 
 
-def test_installs_the_wheel_and_its_pins_using_imdsv2_only(node: Node):
+def test_installs_from_the_wheelhouse_only_using_imdsv2_only(node: Node):
     proc = node.run()
     assert proc.returncode == 0, proc.stderr
 
@@ -145,52 +161,100 @@ def test_installs_the_wheel_and_its_pins_using_imdsv2_only(node: Node):
     assert len(curls) == 3
 
     downloads = node.calls("aws")
-    # the region comes from IMDS, on every download
+    # the region comes from IMDS, on every download; SHA256SUMS first, then what it lists
     assert all(c.startswith("aws s3 cp --only-show-errors --region eu-west-1 ") for c in downloads)
-    assert [c.split()[6] for c in downloads] == [WHEEL_URI, REQ_URI]
+    assert [c.split()[6] for c in downloads] == [HOUSE + "SHA256SUMS"] + [
+        HOUSE + n for n in [*WHEELS, "requirements.txt"]]
 
-    pips = node.calls("python -m pip install")
+    pips = node.calls("python -I -m pip install")
     assert len(pips) == 2
-    assert pips[0].startswith("python -m pip install --no-input --disable-pip-version-check "
-                              "--requirement ")
-    assert pips[1].endswith("--no-deps --force-reinstall " + pips[1].split()[-1])
-    assert pips[1].split()[-1].endswith("/ddbpipe-0.1.0-py3-none-any.whl")
+    offline = "--no-input --disable-pip-version-check --no-cache-dir --no-index --find-links "
+    assert all(offline in p for p in pips)
+    assert pips[0].split("--find-links ")[1].split()[0].endswith("/wheelhouse")
+    assert pips[0].endswith("/wheelhouse/requirements.txt")
+    assert pips[1].split()[-3:-1] == ["--no-deps", "--force-reinstall"]
+    assert pips[1].endswith("/wheelhouse/ddbpipe-0.1.0-py3-none-any.whl")
 
-    dist = node.root / "opt/ddbpipe/dist"
-    assert (dist / "ddbpipe-0.1.0-py3-none-any.whl").read_text() == f"bytes of {WHEEL_URI}\n"
-    assert (dist / "requirements.txt").read_text() == node.requirements
+    kept = node.root / "opt/ddbpipe/wheelhouse"
+    assert (kept / "ddbpipe-0.1.0-py3-none-any.whl").read_bytes() == b"ddbpipe wheel"
+    assert (kept / "requirements.txt").read_text() == "# pinned\nboto3==1.40.0\n"
     assert (node.root / "var/lib/ddbpipe/installed.sha256").read_text().strip()
-    assert "node i-0123456789 in eu-west-1" in proc.stderr
-    assert "installed ddbpipe 0.1.0" in proc.stderr
+    assert f"node i-0123456789 ({ARCH}) in eu-west-1" in proc.stderr
+    assert "installed ddbpipe 0.1.0 for /usr/bin/python3.11 from 4 staged files" in proc.stderr
     assert "EMR installs /usr/share/aws/emr/ddb/lib/emr-ddb-hadoop.jar with Spark" in proc.stderr
-    assert not node.calls("dnf")
+    assert node.calls("sudo") == []  # under DDBPIPE_ROOT everything written is the caller's
+    code = [line for line in SCRIPT.read_text().splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if any(w in line.split() for w in ("dnf", "yum"))]
 
 
-def test_a_second_run_installs_nothing(node: Node):
+def test_a_second_run_fetches_the_sums_only_and_installs_nothing(node: Node):
     assert node.run().returncode == 0
     again = node.run()
     assert again.returncode == 0, again.stderr
-    assert node.calls("python -m pip install") == []
-    assert "already installed from these files" in again.stderr
+    assert [c.split()[6] for c in node.calls("aws")] == [HOUSE + "SHA256SUMS"]
+    assert node.calls("python -I -m pip install") == []
+    assert "already installed from this wheelhouse" in again.stderr
 
-    node.requirements = "boto3==1.40.1\n"  # new files: installs again
+    node.stage(requirements="boto3==1.40.1\n")  # a new wheelhouse: installs again
     assert node.run().returncode == 0
-    assert len(node.calls("python -m pip install")) == 2
+    assert len(node.calls("python -I -m pip install")) == 2
 
 
-def test_missing_pip_is_installed_with_dnf(node: Node):
+def test_a_python_without_pip_gets_it_from_the_staged_wheel(node: Node):
     (node.state / "pip").unlink()
     proc = node.run()
     assert proc.returncode == 0, proc.stderr
-    assert node.calls("dnf") == ["dnf install -y python3.11-pip"]
+    (boot,) = [c for c in node.calls("python -I ") if "pip-25.1-py3-none-any.whl/pip install" in c]
+    assert "--no-index --find-links " in boot
+    assert boot.endswith("/wheelhouse/pip-25.1-py3-none-any.whl")
+    assert "has no pip; installing pip-25.1-py3-none-any.whl from the wheelhouse" in proc.stderr
+    assert len(node.calls("python -I -m pip install")) == 2
+
+
+def test_a_file_that_does_not_match_its_sum_is_refused(node: Node):
+    node.stage()
+    (node.s3 / HOUSE[5:] / "boto3-1.40.0-py3-none-any.whl").write_bytes(b"tampered")
+    proc = node.run()
+    assert proc.returncode != 0
+    assert "does not match its SHA256SUMS line" in proc.stderr
+    assert node.calls("python -I -m pip") == []
+
+
+@pytest.mark.parametrize(("sums", "message"), [
+    (f"{'0' * 64}  ../../etc/passwd\n", "not '<sha256>  <wheel or requirements.txt>'"),
+    (f"{'0' * 64}  x.whl\n", "must hold one ddbpipe wheel"),
+])
+def test_a_bad_sums_file_is_refused_before_any_download(node: Node, sums: str, message: str):
+    node.stage(sums=sums)
+    proc = node.run()
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert [c.split()[6] for c in node.calls("aws")] == [HOUSE + "SHA256SUMS"]
+
+
+def test_a_wheelhouse_for_another_architecture_is_refused(node: Node):
+    proc = node.run(args=["--wheelhouse", HOUSE, "--arch", OTHER_ARCH])
+    assert proc.returncode != 0
+    assert f"built for {OTHER_ARCH} but this node is {ARCH}" in proc.stderr
+    assert node.calls("curl") == []
+
+
+def test_a_missing_python_is_refused_not_installed(node: Node):
+    (node.root / "usr/bin/python3.11").unlink()
+    proc = node.run()
+    assert proc.returncode != 0
+    assert "/usr/bin/python3.11 is missing on this node" in proc.stderr
+    assert [c.split()[6] for c in node.calls("aws")] == [HOUSE + "SHA256SUMS"]
 
 
 def test_a_connector_jar_is_staged(node: Node):
-    (node.root / "usr/share/aws/emr/ddb/lib").mkdir(parents=True)
+    jar = node.s3 / "bkt/jars/emr-ddb-hadoop-5.2.0.jar"
+    jar.parent.mkdir(parents=True)
+    jar.write_bytes(b"connector")
     proc = node.run("--connector-jar", "s3://bkt/jars/emr-ddb-hadoop-5.2.0.jar")
     assert proc.returncode == 0, proc.stderr
     staged = node.root / "opt/ddbpipe/lib/emr-ddb-hadoop.jar"
-    assert staged.read_text() == "bytes of s3://bkt/jars/emr-ddb-hadoop-5.2.0.jar\n"
+    assert staged.read_bytes() == b"connector"
     assert "staged at /opt/ddbpipe/lib/emr-ddb-hadoop.jar" in proc.stderr
 
 
@@ -204,9 +268,12 @@ def test_the_emr_connector_is_reported_when_present(node: Node):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--requirements", REQ_URI], "--wheel is required"),
-    (["--wheel", "/tmp/x.whl", "--requirements", REQ_URI], "s3:// URI of a .whl"),
-    (["--wheel", WHEEL_URI, "--requirements", REQ_URI, "--bogus"], "unknown argument: --bogus"),
+    (["--arch", ARCH], "--wheelhouse is required"),
+    (["--wheelhouse", HOUSE], "--arch is required"),
+    (["--wheelhouse", "/tmp/house/", "--arch", ARCH], "must be an s3:// folder ending in /"),
+    (["--wheelhouse", HOUSE, "--arch", "sparc"], "--arch must be x86_64 or aarch64"),
+    (["--wheelhouse", HOUSE, "--arch", ARCH, "--python", "python3"], "an absolute path"),
+    (["--wheelhouse", HOUSE, "--arch", ARCH, "--bogus"], "unknown argument: --bogus"),
 ])
 def test_bad_arguments_fail_clearly(node: Node, args: list[str], message: str):
     proc = node.run(args=args)
@@ -216,11 +283,11 @@ def test_bad_arguments_fail_clearly(node: Node, args: list[str], message: str):
 
 
 def test_unpinned_requirements_are_refused(node: Node):
-    node.requirements = "boto3>=1.34\n"
+    node.stage(requirements="boto3>=1.34\n")
     proc = node.run()
     assert proc.returncode != 0
     assert "must pin every package" in proc.stderr
-    assert node.calls("python -m pip install") == []
+    assert node.calls("python -I -m pip install") == []
 
 
 def test_no_metadata_service_fails_clearly(node: Node):

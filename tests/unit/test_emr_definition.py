@@ -67,8 +67,8 @@ def test_run_job_flow_request_is_exactly_the_cluster_definition():
             "Name": "ddbpipe-install",
             "ScriptBootstrapAction": {
                 "Path": f"{PREFIX}/bootstrap/install-ddbpipe.sh",
-                "Args": ["--wheel", f"{PREFIX}/{WHEEL}", "--requirements",
-                         f"{PREFIX}/requirements.txt", "--python", "/usr/bin/python3.11"],
+                "Args": ["--wheelhouse", f"{PREFIX}/wheelhouse/", "--arch", "x86_64",
+                         "--python", "/usr/bin/python3.11"],
             },
         }],
         "Steps": [{
@@ -434,7 +434,8 @@ def test_dry_run_prints_the_request_and_the_cli(monkeypatch):
     assert request["Steps"][0]["HadoopJarStep"]["Args"][-6:] == [
         "--read-percent", "0.5", "--read-capacity", "4000", "--region", "eu-west-1"]
     assert "aws emr create-cluster \\\n    --region eu-west-1" in text
-    assert "/jobs/export_table.py" in text and "requirements.txt" in text
+    assert "/jobs/export_table.py" in text and "/wheelhouse/" in text
+    assert "wheelhouse for cp311-manylinux_2_34-x86_64" in text
     # nothing secret travels in the request
     assert "AWS_SECRET" not in text and "awsSecretAccessKey" not in text
 
