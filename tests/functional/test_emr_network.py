@@ -54,6 +54,9 @@ def emr_roles(iam: Any) -> None:
     from ddbpipe.cluster import iam as cluster_iam
 
     cluster_iam.ensure_roles(iam, cluster_iam.RoleNames(), io.StringIO())
+    # setup leaves existing roles as they are; other tests of the session may have made this
+    # one bare
+    iam.attach_role_policy(RoleName="EMR_DefaultRole_V2", PolicyArn=cluster_iam.EMR_SERVICE_POLICY)
 
 
 def table(ddb: Any, name: str) -> None:
