@@ -199,7 +199,12 @@ def test_an_emr_run_rehearsed_offline_on_a_standalone_cluster(
         spark_env = {**env, "SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(conf_dir)}
         mapping = r.Mapping(str(spark_home / "bin" / "spark-submit"), "", node / "root",
                             jars, first, {})
-        with r.SparkStandalone(spark_home, node / "spark", spark_env) as spark:
+        # The worker offers what one core node's executor takes (the request's cores and heap),
+        # or spark-submit would wait for resources forever; cores beyond this machine's are fine.
+        cores = max(2, int(defaults.get("spark.executor.cores", "2")))
+        heap_mb = int(defaults.get("spark.executor.memory", "1024m").rstrip("m"))
+        with r.SparkStandalone(spark_home, node / "spark", spark_env, cores=cores,
+                               memory=f"{heap_mb + 1024}m") as spark:
             mapping = r.Mapping(mapping.spark_submit, spark.url, mapping.root, jars, first, {})
             original = export_plan.request["Steps"][0]["HadoopJarStep"]["Args"]
             mapped, export = run_step(aws, export_plan.request, mapping, spark_env, node)
