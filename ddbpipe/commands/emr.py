@@ -107,12 +107,7 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, scheduled: bool = Fa
                             "capacity x percent, shown by --dry-run)")
     group.add_argument("--release-label", default=d.RELEASE_LABEL,
                        help=f"EMR release (default {d.RELEASE_LABEL}: Spark 3.5, Python 3.11)")
-    group.add_argument("--service-role", help=f"EMR service role (default {d.SERVICE_ROLE})")
-    group.add_argument("--instance-profile",
-                       help=f"EC2 instance profile of the nodes (default {d.INSTANCE_ROLE})")
-    group.add_argument("--datapipeline-roles", action="store_true",
-                       help=f"use the old service's roles {d.DATAPIPELINE_SERVICE_ROLE} and "
-                            f"{d.DATAPIPELINE_INSTANCE_ROLE}")
+    emr_doctor.add_role_options(group)
     group.add_argument("--connector-jar", metavar="S3_URI",
                        help="an emr-dynamodb-connector jar to use instead of EMR's own")
     if not scheduled:

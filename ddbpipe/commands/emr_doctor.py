@@ -24,6 +24,16 @@ SKIP_HINT = "(or pass --skip-doctor to launch anyway)"
 # --- options ----------------------------------------------------------------------------------
 
 
+def add_role_options(parser: Any) -> None:
+    """The cluster's roles, as `ddbpipe emr export|import` and `ddbpipe emr doctor` take them."""
+    parser.add_argument("--service-role", help=f"EMR service role (default {d.SERVICE_ROLE})")
+    parser.add_argument("--instance-profile",
+                        help=f"EC2 instance profile of the nodes (default {d.INSTANCE_ROLE})")
+    parser.add_argument("--datapipeline-roles", action="store_true",
+                        help=f"use the old service's roles {d.DATAPIPELINE_SERVICE_ROLE} and "
+                             f"{d.DATAPIPELINE_INSTANCE_ROLE}")
+
+
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("EMR network")
     group.add_argument("--subnet-id", action="append", metavar="SUBNET[,SUBNET...]",
@@ -184,11 +194,7 @@ def register(jobs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--log-uri", metavar="S3_URI", help="the run's log folder (probed too)")
     parser.add_argument("--release-label", default=d.RELEASE_LABEL,
                         help=f"EMR release to look for (default {d.RELEASE_LABEL})")
-    parser.add_argument("--service-role", help=f"EMR service role (default {d.SERVICE_ROLE})")
-    parser.add_argument("--instance-profile",
-                        help=f"EC2 instance profile of the nodes (default {d.INSTANCE_ROLE})")
-    parser.add_argument("--datapipeline-roles", action="store_true",
-                        help="check the old service's role names")
+    add_role_options(parser)
     add_network_options(parser)
     add_aws_options(parser)
     parser.set_defaults(func=_doctor)
