@@ -28,6 +28,10 @@ DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_MOTO_PORT = 5000
 
 
+#: Keeps dynalite up when a client disconnects mid-request (see the file).
+KEEP_SERVING = Path(__file__).with_name("dynalite-keep-serving.js")
+
+
 def dynalite_bin() -> Path:
     found = os.environ.get("DDBPIPE_DYNALITE")
     path = Path(found) if found else project_root() / ".cache/node/node_modules/.bin/dynalite"
@@ -80,7 +84,8 @@ def start_dynalite(port: int, log_path: Path, *, latency_ms: int = 0) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     cmd = [
-        str(dynalite_bin()), "--host", HOST, "--port", str(port),
+        "node", "--require", str(KEEP_SERVING), str(dynalite_bin()), "--host", HOST,
+        "--port", str(port),
         "--createTableMs", str(latency_ms), "--deleteTableMs", str(latency_ms),
         "--updateTableMs", str(latency_ms),
     ]

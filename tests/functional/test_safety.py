@@ -361,12 +361,12 @@ def test_s3_outage_during_export_is_said_in_one_line(aws, logs_dir, ddb, unique)
     from ddbpipe.aws import client
 
     moto = localstack.start_moto(localstack.free_port(), logs_dir / f"moto-{unique}.log")
-    s3 = client(AwsConfig(aws.region, {"s3": moto.url}), "s3")
-    name, bucket = f"s3out-{unique}", f"s3out-{unique}"
-    s3.create_bucket(Bucket=bucket)
-    sample.create_table(ddb, name, read=5, write=1000)
-    sample.put_items(ddb, name, sample.sample_items(600))  # read for ~15 s, then written
     try:
+        s3 = client(AwsConfig(aws.region, {"s3": moto.url}), "s3")
+        name, bucket = f"s3out-{unique}", f"s3out-{unique}"
+        s3.create_bucket(Bucket=bucket)
+        sample.create_table(ddb, name, read=5, write=1000)
+        sample.put_items(ddb, name, sample.sample_items(600))  # read for ~15 s, then written
         proc = start(aws, "export", "--table", name, "--to", f"s3://{bucket}",
                      *aws_args(aws), s3=moto.url)
         _wait_for_key(s3, bucket, "", layout.IN_PROGRESS)
