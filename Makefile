@@ -52,8 +52,11 @@ $(CACHE)/node-iam/.installed: deps/iam-eval/package.json deps/iam-eval/package-l
 wheelhouse: venv
 	$(BIN)/python -m ddbpipe.cluster.wheelhouse
 
+# Most of the suite's time is waiting (throttled rates, retry windows, JVM starts), not CPU: three
+# workers, each with its own local servers; the rate-measuring tests share one worker (xdist_group).
+TEST_WORKERS ?= 3
 test: setup
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from ddbpipe.aws import AwsConfig
+from ddbpipe.errors import EndpointUnreachable
 from ddbpipe_dev import localstack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +33,28 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
 
 
+def start(starter: Callable[[int, Path], localstack.Server], log: Path) -> localstack.Server:
+    """Start a server on a free port; ``make test`` runs several pytest workers, each with its own
+    servers, so a port found free can be taken by another worker before ours binds it: try anew."""
+    for attempt in range(3):
+        try:
+            return starter(localstack.free_port(), log)
+        except EndpointUnreachable:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def dynalite(logs_dir: Path) -> Iterator[localstack.Server]:
-    server = localstack.start_dynalite(localstack.free_port(), logs_dir / "dynalite.log")
+    server = start(localstack.start_dynalite, logs_dir / "dynalite.log")
     yield server
     localstack.stop(server)
 
 
 @pytest.fixture(scope="session")
 def moto_server(logs_dir: Path) -> Iterator[localstack.Server]:
-    server = localstack.start_moto(localstack.free_port(), logs_dir / "moto.log")
+    server = start(localstack.start_moto, logs_dir / "moto.log")
     yield server
     localstack.stop(server)
 

@@ -43,7 +43,8 @@ from tests.support.capacity_proxy import (  # noqa: E402
     write_units,
 )
 
-pytestmark = pytest.mark.functional
+#: Rate-measuring tests run one after another in one xdist worker (``make test`` runs several).
+pytestmark = [pytest.mark.functional, pytest.mark.xdist_group("rates")]
 
 REGION = "us-east-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20)

@@ -357,12 +357,14 @@ def test_a_given_dlq_is_used_and_every_dlq_stays_granted(moto_aws, iam_client, b
     assert set(arns) <= set(granted["Resource"])
 
 
-def test_a_china_schedule_uses_the_china_partition(capsys):
-    """Dry run in cn-north-1: every ARN ddbpipe builds names aws-cn (no AWS call is made)."""
+def test_a_china_schedule_uses_the_china_partition(moto_aws, capsys):
+    """Dry run in cn-north-1: every ARN ddbpipe builds names aws-cn. The dry run only reads (the
+    subnets it would launch into), from the local stand-in, never from the internet."""
     code, text, _ = cli(capsys, "schedule", "create", "--name", "cn", "--cron", "rate(1 day)",
                         "--dry-run", "export", "--table", "Orders", "--to", "s3://bkt-cn",
                         "--read-capacity", "1000", "--log-uri", "s3://bkt-cn/logs",
-                        "--region", "cn-north-1")
+                        "--region", "cn-north-1",
+                        "--endpoint-url", moto_aws.endpoint("iam") or "")
     assert code == 0
     request = json.loads(text[text.index("{", text.index("# CreateSchedule request")):])
     assert request["Target"]["Arn"] == "arn:aws-cn:scheduler:::aws-sdk:emr:runJobFlow"

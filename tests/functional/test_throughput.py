@@ -19,7 +19,8 @@ from ddbpipe.s3uri import S3Uri
 from ddbpipe_dev import localstack, sample
 from tests.support.capacity_proxy import CapacityProxy, Faults, Limits, ProxyConfig
 
-pytestmark = pytest.mark.functional
+#: Rate-measuring tests run one after another in one xdist worker (``make test`` runs several).
+pytestmark = [pytest.mark.functional, pytest.mark.xdist_group("rates")]
 #: The connector's token bucket starts with 5 s of its rate (RATE_CONTROLLER_WINDOW_SIZE_SEC): the
 #: first seconds of an export run faster; the steady part starts after that burst has drained.
 HEAD_TRIM = 8
