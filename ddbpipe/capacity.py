@@ -27,6 +27,12 @@ ON_DEMAND_SOURCE = "on-demand default"
 UNITS_PER_TASK = 100
 MAX_BYTES_PER_SEGMENT = 1024**3
 MAX_SEGMENTS = 1_000_000
+#: A long scan is cut into up to this many splits per task, so a stopped export re-reads at most
+#: one unfinished split per task on ``--resume`` (decisions.md, "Export resume").
+MAX_SPLITS_PER_TASK = 8
+#: ... but a split lasts at least this long at the planned rate: each split the connector starts
+#: may read 5 s of its rate at once (RATE_CONTROLLER_WINDOW_SIZE_SEC), <= 5 % of 100 s.
+MIN_SPLIT_SECONDS = 100.0
 
 INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
 ITEM_WRITABLE = "org.apache.hadoop.dynamodb.DynamoDBItemWritable"
@@ -67,11 +73,37 @@ class ReadPlan:
     segments: int
     tasks: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: The connector's splits (Spark partitions); ``tasks`` of them run at once. 0: one a task.
+    splits: int = 0
 
     @property
     def budget(self) -> int:
         """Read units per second for the whole job: floor(capacity x percent), at least 1."""
         return max(1, math.floor(self.capacity * self.percent))
+
+    @property
+    def split_count(self) -> int:
+        return self.splits or self.tasks
+
+    def told_capacity(self, running: int) -> int:
+        """The read capacity to tell the connector so that ``running`` splits at once share the
+        whole budget: it gives a split ``floor(capacity x percent) / segments x its segments``,
+        i.e. 1/splits of what it is told."""
+        return max(self.capacity, self.capacity * self.split_count // max(1, running))
+
+
+def splits_per_task(table: TableInfo, budget: int) -> int:
+    """How many splits each task reads one after another: enough that a stop loses little on
+    resume, few enough that each lasts :data:`MIN_SPLIT_SECONDS` at the budget. From
+    DescribeTable's size (DynamoDB updates it about every six hours: a new table says 0 and gets
+    one split a task). ``DDBPIPE_SPLITS_PER_TASK`` sets the number (the resume tests use it)."""
+    import os
+
+    forced = os.environ.get("DDBPIPE_SPLITS_PER_TASK", "")
+    if forced.isdigit() and int(forced) > 0:
+        return int(forced)
+    scan_seconds = table.size_bytes / 4096 / 2 / max(1, budget)  # eventually consistent reads
+    return max(1, min(MAX_SPLITS_PER_TASK, int(scan_seconds // MIN_SPLIT_SECONDS)))
 
 
 def plan_read(
@@ -96,12 +128,13 @@ def plan_read(
             "--read-capacity or --read-percent to spread the scan."
         )
 
+    splits = tasks * splits_per_task(table, budget)
     by_size = math.ceil(table.size_bytes / MAX_BYTES_PER_SEGMENT) if table.size_bytes else 1
     by_rate = budget // UNITS_PER_TASK
-    wanted = max(by_size, by_rate, tasks)
-    # A whole number of segments per task so every task gets the same share of the budget.
-    segments = min(MAX_SEGMENTS, math.ceil(wanted / tasks) * tasks)
-    return ReadPlan(capacity, source, percent, segments, tasks, tuple(warnings))
+    wanted = max(by_size, by_rate, splits)
+    # A whole number of segments per split so every split gets the same share of the budget.
+    segments = min(MAX_SEGMENTS, math.ceil(wanted / splits) * splits)
+    return ReadPlan(capacity, source, percent, segments, tasks, tuple(warnings), splits)
 
 
 def read_conf(
@@ -111,17 +144,20 @@ def read_conf(
     endpoint: Optional[str],
     yarn: bool,
     credentials: Optional[tuple[str, str, Optional[str]]] = None,
+    running: Optional[int] = None,
 ) -> dict[str, str]:
     """The connector's Hadoop configuration for reading ``table`` by ``plan``; nothing left to
-    the connector's defaults."""
+    the connector's defaults. ``running``: how many splits run at once (``plan.tasks``; fewer
+    when a resumed run has fewer left)."""
+    running = plan.tasks if running is None else running
     conf = {
         "dynamodb.input.tableName": table.name,
         "dynamodb.region": table.region,
-        "dynamodb.throughput.read": str(plan.capacity),
+        "dynamodb.throughput.read": str(plan.told_capacity(running)),
         "dynamodb.throughput.read.percent": repr(plan.percent),
         "dynamodb.throughput.read.autoscaling": "false",
         "dynamodb.scan.segments": str(plan.segments),
-        "dynamodb.max.map.tasks": str(plan.tasks),
+        "dynamodb.max.map.tasks": str(plan.split_count),
         "dynamodb.table.size-bytes": str(table.size_bytes),
         "dynamodb.item.count": str(table.item_count),
         "dynamodb.item.average.size": repr(table.average_item_size),

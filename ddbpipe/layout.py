@@ -18,6 +18,8 @@ MANIFEST = "manifest"
 SUCCESS = "_SUCCESS"
 SIDECAR = "ddbpipe-export.json"
 IN_PROGRESS = "_ddbpipe-in-progress"
+#: What an unfinished run keeps to be resumed (ddbpipe/export/state.py); deleted once committed.
+STATE_DIR = "_ddbpipe-state"
 SIDECAR_FORMAT = 1
 #: A new data file every this many items, as the old service did.
 ITEMS_PER_FILE = 100_000

@@ -217,6 +217,50 @@ def collect(what: str, job: Callable[[], list[T]]) -> list[T]:
         raise job_failed(what, err) from err
 
 
+def each_partition(spark: Any, what: str, jrdd: Any, partitions: list[int],
+                   done: Callable[[int, list[str]], None], at_once: int) -> None:
+    """Compute the ``partitions`` of a JVM RDD of strings, each as a Spark job of its own (up to
+    ``at_once`` at a time, from driver threads), calling ``done(partition, lines)`` in the
+    driver as each one returns: what a run that can be resumed needs to record its progress
+    partition by partition. The first failure cancels the rest and is raised (as :func:`collect`
+    raises it); so is a signal (:class:`~ddbpipe.interrupts.Stop`)."""
+    import threading
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    sc = spark.sparkContext
+    stopping = threading.Event()
+
+    def one(partition: int) -> None:
+        if stopping.is_set():
+            return
+        ids = sc._gateway.new_array(sc._jvm.int, 1)
+        ids[0] = partition
+        lines = collect(what, lambda: [str(x) for x in jrdd.collectPartitions(ids)[0]])
+        done(partition, lines)
+
+    if not partitions:
+        return
+    pool = ThreadPoolExecutor(max_workers=max(1, min(at_once, len(partitions))),
+                              thread_name_prefix="ddbpipe-split")
+    futures = [pool.submit(one, p) for p in partitions]
+    try:
+        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in finished if f.exception() is not None]
+        if failed:
+            raise failed[0].exception()  # type: ignore[misc]
+    except BaseException:
+        stopping.set()
+        for f in futures:
+            f.cancel()
+        # A thread may submit its job just after a cancel: cancel until every thread is back.
+        while not all(f.done() for f in futures):
+            cancel_jobs()
+            wait(futures, timeout=0.5)
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def root_cause(err: BaseException) -> str:
     """The innermost Java exception message of a Py4J error, else ``str(err)``."""
     java = getattr(err, "java_exception", None)

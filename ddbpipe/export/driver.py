@@ -12,24 +12,32 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
-from ddbpipe import capacity, interrupts, layout
+from ddbpipe import capacity, failures, interrupts, layout, progress
 from ddbpipe.aws import check_reachable, client, frozen_credentials
-from ddbpipe.errors import DdbpipeError, Interrupted, with_fix
+from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, with_fix
 from ddbpipe.export import folder as s3folder
+from ddbpipe.export import state
 from ddbpipe.export.folder import check_bucket, check_writable
-from ddbpipe.export.messages import ENV_VAR, WRITER_MODULE, WriterConfig, read_commits
+from ddbpipe.export.messages import (
+    ENV_VAR,
+    WRITER_MODULE,
+    FileCommit,
+    WriterConfig,
+    read_commits,
+)
 from ddbpipe.export.options import ExportConfig, add_options, config_from_args
 from ddbpipe.export.report import TableResult
 from ddbpipe.job import Job, Report
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import (
     cancel_jobs,
-    collect,
     connector_items,
     default_parallelism,
+    each_partition,
     is_local,
     is_yarn,
     java_list,
@@ -51,58 +59,146 @@ def _writer_command(spark: Any) -> list[str]:
 
 
 def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, s3: S3Client,
-                 parallelism: int) -> TableResult:
-    started = datetime.now(timezone.utc)
+                 parallelism: int, resume: Optional[state.RunRecord] = None) -> TableResult:
+    """Export one table into ``folder``, or, with ``resume`` (the folder's run record), finish
+    the splits a stopped run left."""
     t0 = time.monotonic()
-    plan = capacity.plan_read(info, cfg.read_percent, parallelism, cfg.read_capacity)
+    if resume is None:
+        started = datetime.now(timezone.utc)
+        plan = capacity.plan_read(info, cfg.read_percent, parallelism, cfg.read_capacity)
+        items_per_file, compress = cfg.items_per_file, cfg.compress
+        earlier: dict[int, list[FileCommit]] = {}
+    else:
+        started = datetime.fromisoformat(resume.started)
+        plan = replace(capacity.plan_read(info, resume.read_percent, parallelism,
+                                          resume.read_capacity),
+                       segments=resume.segments, splits=resume.splits)
+        items_per_file, compress = resume.items_per_file, resume.compress
+        earlier = state.read_splits(s3, folder)
     for warning in plan.warnings:
         log.warning(warning)
-    log.info("%s: %d segments on %d tasks at %d RCU x %s (%s)", info.name, plan.segments,
-             plan.tasks, plan.capacity, plan.percent, plan.capacity_source)
+    log.info("%s: %d segments in %d splits on %d tasks at %d RCU x %s (%s)", info.name,
+             plan.segments, plan.split_count, plan.tasks, plan.capacity, plan.percent,
+             plan.capacity_source)
     creds = frozen_credentials(cfg.aws) if is_local(spark) else None
-    conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
-                              yarn=is_yarn(spark), credentials=creds)
     writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
                           endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
-                          items_per_file=cfg.items_per_file, compress=cfg.compress,
+                          items_per_file=items_per_file, compress=compress,
                           verbose=log.isEnabledFor(logging.DEBUG),
-                          unreachable_after=unreachable_seconds())
+                          unreachable_after=unreachable_seconds(),
+                          progress=str(state.progress_folder(folder)))
+    done = dict(earlier)
+    splits = plan.split_count
+    recorded = resume is not None
 
-    s3folder.start(s3, folder)
+    if resume is None:
+        s3folder.start(s3, folder)
     try:
-        items = connector_items(spark, conf, plan.tasks)
+        remaining = [i for i in range(splits) if i not in done]
+        # plan.tasks splits run at once (fewer when fewer are left), sharing the whole budget.
+        conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
+                                  yarn=is_yarn(spark), credentials=creds,
+                                  running=min(plan.tasks, len(remaining)))
+        items = connector_items(spark, conf, splits)
+        actual = items.getNumPartitions()
+        if resume is None and actual != splits:
+            # The cluster's task slots capped the splits: plan (and tell the rate) for those.
+            log.info("%s: the connector makes %d splits, not %d", info.name, actual, splits)
+            plan = replace(plan, splits=actual, tasks=min(plan.tasks, actual))
+            splits = actual
+            conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
+                                      yarn=is_yarn(spark), credentials=creds)
+            items = connector_items(spark, conf, splits)
+        if resume is None:
+            remaining = list(range(splits))
+            state.write_run(s3, folder, state.RunRecord(
+                info.name, info.region, plan.segments, splits, plan.percent, cfg.read_capacity,
+                compress, items_per_file, started.isoformat()))
+            recorded = True
+        elif actual != splits:
+            raise ConfigError(
+                f"{folder}/ was exported in {splits} splits; the connector makes {actual} on this "
+                "cluster (its task slots cap the splits).",
+                f"Resume on a cluster with at least {splits} task slots (executor cores).")
+        else:
+            dropped = s3folder.remove_orphans(
+                s3, folder, {S3Uri.parse(f.url).key for fs in done.values() for f in fs})
+            print(f"{info.name}: resuming {folder}/: {len(done)} of {splits} splits finished "
+                  f"({sum(f.items for fs in done.values() for f in fs):,} items kept), "
+                  f"{len(remaining)} to read; {dropped} partly written file(s) deleted",
+                  flush=True)
         piped = items.pipe(java_list(spark, _writer_command(spark)),
                            java_map(spark, {ENV_VAR: writer.to_env()}), False, 1 << 16, "UTF-8")
+
+        def split_done(split: int, lines: list[str]) -> None:
+            files = read_commits(lines)
+            state.record_split(s3, folder, split, files)
+            done[split] = files
+
         scan_started = time.monotonic()
         probe = client(cfg.aws, "dynamodb", **no_retry_config())
         where = f"DynamoDB ({cfg.aws.endpoint('dynamodb') or cfg.aws.region})"
         unreachable = unreachable_seconds()
+        before = sum(f.items for fs in earlier.values() for f in fs)
+        target = progress.Target(info.name, "RCU", plan.budget, info.item_count, before)
+        beacons = state.progress_folder(folder)
         with EndpointWatch(probe, info.name, where, cancel_jobs, interval=min(5.0, unreachable / 4),
-                           unreachable_after=unreachable) as watch:
+                           unreachable_after=unreachable) as watch, \
+                progress.Reporter(target, lambda: progress.read_beacons(s3, beacons)):
             try:
-                lines = collect(f"Export of {info.name}", piped.collect)
+                each_partition(spark, f"Export of {info.name}", piped, remaining, split_done,
+                               plan.tasks)
             except DdbpipeError:
                 if watch.error is not None:
                     raise watch.error from None
                 raise
-        files = read_commits(lines)
+        files = sorted((f for fs in done.values() for f in fs), key=lambda c: c.url)
         s3folder.remove_orphans(s3, folder, {S3Uri.parse(f.url).key for f in files})
         result = TableResult(info.name, folder, sum(f.items for f in files), files,
                              sum(f.bytes for f in files), time.monotonic() - t0, plan,
-                             time.monotonic() - scan_started)
+                             time.monotonic() - scan_started,
+                             resumed=[f for fs in earlier.values() for f in fs],
+                             splits=splits, resumed_splits=len(earlier))
         s3folder.commit(s3, folder, layout.manifest_bytes(f.url for f in result.files),
-                        s3folder.sidecar(info, result, cfg.compress, started))
+                        s3folder.sidecar(info, result, compress, started))
     except interrupts.Stop as stop:
         raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
-                          f"{s3folder.abort(s3, folder)}",
-                          "Re-run the export: it writes a new run folder.", stop.signum
-                          ) from None
+                          f"{_leave(s3, folder, done, splits, recorded)}.",
+                          _again(folder, recorded), stop.signum) from None
     except DdbpipeError as err:
-        raise with_fix(err, f"({s3folder.abort(s3, folder)})") from err
+        raise with_fix(err, f"({_leave(s3, folder, done, splits, recorded)}.)") from err
+    except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
+        known = failures.explain(err, f"{folder}/", "writing")
+        left = _leave(s3, folder, done, splits, recorded)
+        if known is None:
+            raise
+        raise with_fix(known, f"({left}.)") from err
     except BaseException:
-        s3folder.abort(s3, folder)
+        _leave(s3, folder, done, splits, recorded)
         raise
+    try:
+        state.clear(s3, folder)
+    except Exception:  # the export is committed; the state under it is only clutter
+        log.warning("%s/%s/ could not be deleted; the export is complete, delete it by hand",
+                    folder, layout.STATE_DIR, exc_info=log.isEnabledFor(logging.DEBUG))
     return result
+
+
+def _leave(s3: S3Client, folder: S3Uri, done: dict[int, list[FileCommit]], splits: int,
+           recorded: bool) -> str:
+    """Suspend a stopped run's folder for ``--resume``; empty it if its run record was never
+    written (nothing was read)."""
+    if not recorded:
+        return s3folder.abort(s3, folder)
+    kept = [f for fs in done.values() for f in fs]
+    return s3folder.suspend(s3, folder, {S3Uri.parse(f.url).key for f in kept}, len(done),
+                            splits, sum(f.items for f in kept))
+
+
+def _again(folder: S3Uri, recorded: bool) -> str:
+    if recorded:
+        return f"`ddbpipe export --resume {folder}` reads only what is missing."
+    return "Re-run the export: it writes a new run folder."
 
 
 def preflight(cfg: ExportConfig) -> list[TableInfo]:
@@ -111,13 +207,42 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
     check_reachable(cfg.aws, "dynamodb")
     check_reachable(cfg.aws, "s3")
     ddb = client(cfg.aws, "dynamodb")
-    infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
     s3 = client(cfg.aws, "s3")
+    if cfg.resume is not None:
+        record = resumable(s3, cfg)
+        info = describe(ddb, record.table, cfg.aws.region, cfg.aws.endpoint("dynamodb"))
+        check_writable(s3, cfg.resume)
+        return [info]
+    infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
     for table in cfg.tables:  # each table's own folder: all a least-privilege policy grants
         folder = layout.table_folder(cfg.dest, cfg.aws.region, table)
         check_bucket(s3, folder, cfg.aws.endpoint("s3"))
         check_writable(s3, folder)
     return infos
+
+
+def resumable(s3: S3Client, cfg: ExportConfig) -> state.RunRecord:
+    """The run record of the folder ``--resume`` names, once it is known to be an unfinished
+    export of this table and region."""
+    folder = cfg.resume
+    assert folder is not None
+    check_bucket(s3, folder, cfg.aws.endpoint("s3"))
+    record = state.read_run(s3, folder)
+    if record is None:
+        done = s3folder.is_committed(s3, folder)
+        raise ConfigError(
+            f"{folder}/ " + ("is a finished export: nothing to resume." if done else
+                             "holds no run record of a stopped ddbpipe export "
+                             f"({layout.STATE_DIR}/{state.RUN})."),
+            "Give --resume the run folder a stopped export named in its error; start a new "
+            "export (without --resume) otherwise.")
+    if cfg.tables and cfg.tables != (record.table,):
+        raise ConfigError(f"{folder}/ is an export of {record.table}, not of {cfg.tables[0]}.",
+                          f"Leave --table out, or resume a run folder of {cfg.tables[0]}.")
+    if record.region != cfg.aws.region:
+        raise ConfigError(f"{folder}/ is an export of {record.table} in {record.region}, not "
+                          f"in {cfg.aws.region}.", f"Resume it with --region {record.region}.")
+    return record
 
 
 def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None,
@@ -132,10 +257,11 @@ def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None
     s3 = client(cfg.aws, "s3")
     parallelism = default_parallelism(spark)
     results: list[TableResult] = []
+    record = resumable(s3, cfg) if cfg.resume is not None else None
     for info in infos:
-        folder = layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
+        folder = cfg.resume or layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
         try:
-            result = export_table(spark, cfg, info, folder, s3, parallelism)
+            result = export_table(spark, cfg, info, folder, s3, parallelism, record)
         except DdbpipeError as err:
             if not results:
                 raise

@@ -1,7 +1,9 @@
 """The life of an export's run folder in S3: checked before Spark starts, started with an
-in-progress marker, cleared of the files of retried task attempts, committed (``manifest``, the
-``ddbpipe-export.json`` sidecar, ``_SUCCESS`` last) or, on failure, emptied so that nothing that
-looks like an export is left behind."""
+in-progress marker and a run record (:mod:`ddbpipe.export.state`), cleared of the files of retried
+task attempts, committed (``manifest``, the ``ddbpipe-export.json`` sidecar, ``_SUCCESS`` last)
+or, on failure, *suspended*: the files of finished splits and their records stay, the rest is
+deleted, the in-progress marker stays, so ``ddbpipe export --resume`` can finish it and no import
+takes it before then."""
 
 from __future__ import annotations
 
@@ -83,6 +85,13 @@ def _delete_keys(s3: S3Client, bucket: str, keys: Sequence[str]) -> None:
                                                  "Quiet": True})
 
 
+def is_committed(s3: S3Client, folder: S3Uri) -> bool:
+    """True when ``folder`` holds ``_SUCCESS``."""
+    marker = folder.join(layout.SUCCESS)
+    page = s3.list_objects_v2(Bucket=folder.bucket, Prefix=marker.key, MaxKeys=1)
+    return any(o["Key"] == marker.key for o in page.get("Contents", []))
+
+
 def start(s3: S3Client, folder: S3Uri) -> None:
     """Refuse a folder that holds anything; mark the new one as in progress."""
     existing = _list_keys(s3, folder)
@@ -93,13 +102,16 @@ def start(s3: S3Client, folder: S3Uri) -> None:
          b"export in progress; no _SUCCESS means not finished\n")
 
 
-def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> None:
-    """Delete the files of failed task attempts that Spark retried: every key of the folder but
-    the ``committed`` data files and the in-progress marker."""
+def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> int:
+    """Delete the files of task attempts that Spark retried or that a stop cut off: every key of
+    the folder but the ``committed`` data files, the in-progress marker and the run's state.
+    Returns how many were deleted."""
     keep = set(committed) | {folder.join(layout.IN_PROGRESS).key}
-    orphans = [k for k in _list_keys(s3, folder) if k not in keep]
+    state = folder.join(layout.STATE_DIR).prefix
+    orphans = [k for k in _list_keys(s3, folder) if k not in keep and not k.startswith(state)]
     if orphans:
         _delete_keys(s3, folder.bucket, orphans)
+    return len(orphans)
 
 
 def sidecar(info: TableInfo, result: TableResult, compressed: bool,
@@ -107,7 +119,10 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
     """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read)."""
     plan = result.plan
     assert plan is not None
+    resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
+               "resumedItems": result.items - result.read_items} if result.resumed_splits else {}
     return {
+        **resumed,
         "toolVersion": __version__,
         "table": info.name,
         "region": info.region,
@@ -146,12 +161,30 @@ def commit(s3: S3Client, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -
     put(Bucket=folder.bucket, Key=folder.join(layout.SUCCESS).key, Body=b"")
 
 
+def suspend(s3: S3Client, folder: S3Uri, committed: Collection[str], splits_done: int,
+            splits: int, items: int) -> str:
+    """Leave the folder of a stopped export resumable: delete the data files of unfinished splits
+    (``committed`` are the finished splits' files), keep the rest. Returns what the user is told
+    about it."""
+    resume = f"resume it with `ddbpipe export --resume {folder}`"
+    try:
+        remove_orphans(s3, folder, committed)
+    except Exception as err:  # keep the original error; a resumed run deletes them first
+        log.debug("could not clean %s/", folder, exc_info=True)
+        return (f"{folder}/ is unfinished (no _SUCCESS, so no import takes it) and its partly "
+                f"written files could not be deleted ({type(err).__name__}); {resume}, or delete "
+                "the folder")
+    return (f"{folder}/ keeps {splits_done} of {splits} finished splits ({items:,} items) and "
+            f"is marked unfinished; {resume}")
+
+
 def abort(s3: S3Client, folder: S3Uri) -> str:
-    """Empty the run folder of a failed export; returns what the user is told about it."""
+    """Empty the folder of a run that stopped before it recorded its plan (nothing was read);
+    returns what the user is told about it."""
     try:
         _delete_keys(s3, folder.bucket, _list_keys(s3, folder))
     except Exception as err:  # keep the original error; say what is left
         log.debug("could not clean %s/", folder, exc_info=True)
         return (f"{folder}/ could not be emptied ({type(err).__name__}): it holds an unfinished "
-                "export (no _SUCCESS, so no import takes it); delete it by hand.")
-    return f"{folder}/ was emptied."
+                "export (no _SUCCESS, so no import takes it); delete it by hand")
+    return f"{folder}/ was emptied"

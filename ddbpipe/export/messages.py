@@ -35,6 +35,7 @@ class WriterConfig:
     verbose: bool = False
     max_retry_time: float = MAX_RETRY_SECONDS
     unreachable_after: float = UNREACHABLE_SECONDS
+    progress: Optional[str] = None  # s3://... folder of the progress beacons (ddbpipe.progress)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

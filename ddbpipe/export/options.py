@@ -23,9 +23,16 @@ class ExportConfig:
     compress: bool = False
     timestamp: Optional[str] = None
     items_per_file: int = layout.ITEMS_PER_FILE
+    #: The run folder of an unfinished export to finish (``--resume``); its run record names the
+    #: table and the plan, ``tables`` and ``dest`` then only have to agree with it.
+    resume: Optional[S3Uri] = None
 
     def __post_init__(self) -> None:
-        if not self.tables:
+        if self.resume is not None:
+            if len(self.tables) > 1:
+                raise ConfigError("--resume finishes one table's run folder; several --table "
+                                  "were given.", "Resume each run folder on its own.")
+        elif not self.tables:
             raise ConfigError("No table to export.", "Pass --table NAME (repeat it for several).")
         for table in self.tables:
             checks.check_table_name(table)
@@ -38,21 +45,38 @@ class ExportConfig:
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The export job's own options (shared by ``ddbpipe export``, the job and ``emr export``)."""
-    parser.add_argument("--table", action="append", required=True, metavar="TABLE",
+    parser.add_argument("--table", action="append", metavar="TABLE",
                         help="table to export; repeat for several tables in one run")
-    parser.add_argument("--to", required=True, metavar="S3_URI",
+    parser.add_argument("--to", metavar="S3_URI",
                         help="s3://BUCKET (folder s3://BUCKET/REGION/TABLE/<time>) or "
                              "s3://BUCKET/PREFIX (folder PREFIX/TABLE/<time>)")
     checks.add_rate_options(parser, "read", "RCU", capacity.ON_DEMAND_DEFAULT_RCU)
     parser.add_argument("--compress", action="store_true", help="gzip the data files (.gz)")
+    parser.add_argument("--resume", metavar="RUN_FOLDER",
+                        help="finish the unfinished export in this run folder "
+                             "(s3://.../TABLE/<time>): only the splits it has not finished are "
+                             "read; --table and --to may be left out")
 
 
 def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ExportConfig:
+    resume = S3Uri.parse(args.resume, "--resume") if args.resume else None
+    if resume is None and (not args.table or not args.to):
+        missing = " and ".join(f for f, v in (("--table", args.table), ("--to", args.to))
+                               if not v)
+        raise ConfigError(f"{missing} {'is' if ' and ' not in missing else 'are'} required.",
+                          "Name the table(s) and the destination, or --resume RUN_FOLDER to "
+                          "finish an unfinished export.")
+    if resume is not None and not resume.key:
+        raise ConfigError(f"--resume {resume} is a bucket, not a run folder.",
+                          "Give the run folder the stopped export named (s3://.../TABLE/<time>).")
+    dest = S3Uri.parse(args.to, "--to") if args.to else resume
+    assert dest is not None  # one of them was given (checked above)
     return ExportConfig(
-        tables=tuple(args.table),
-        dest=S3Uri.parse(args.to, "--to"),
+        tables=tuple(args.table or ()),
+        dest=dest,
         aws=aws,
         read_percent=args.read_percent,
         read_capacity=args.read_capacity,
         compress=args.compress,
+        resume=resume,
     )

@@ -25,6 +25,7 @@ from ddbpipe import failures
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
 from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
+from ddbpipe.progress import Beacon, Tally
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.throttle import Patience, RetryStats, call_with_retries, no_retry_config
 
@@ -125,6 +126,13 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
     total = 0
     sink: Optional[S3Sink] = None
     count = sampled = sampled_bytes = 0
+    beacon = Beacon(s3, S3Uri.parse(cfg.progress)) if cfg.progress else None
+    seen = seen_bytes = written = 0  # the whole partition's size sample, and bytes written
+
+    def tell(force: bool = False) -> None:
+        if beacon is not None:
+            units = seen_bytes / seen * total / 4096 / 2 if seen else 0.0
+            beacon.update(Tally(total, written, units), force)
 
     def finish() -> None:
         assert sink is not None
@@ -167,9 +175,12 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
                         continue
                 n, size = _sample(part, SIZE_SAMPLE)
                 sampled, sampled_bytes = sampled + n, sampled_bytes + size
+                seen, seen_bytes = seen + n, seen_bytes + size
                 sink.write(part)
                 count += lines
                 total += lines
+                written += len(part)
+                tell()
                 if count >= cfg.items_per_file:
                     finish()
                     sink = None
@@ -178,6 +189,7 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
         if sink is not None:
             finish()
             sink = None
+        tell(force=True)
     except BaseException:
         if sink is not None:
             sink.abort()

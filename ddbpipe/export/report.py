@@ -20,12 +20,25 @@ class TableResult:
     seconds: float = 0.0
     plan: Optional[capacity.ReadPlan] = None
     scan_seconds: float = 0.0
+    #: With ``--resume``: the files an earlier run wrote (among ``files``) and its splits.
+    resumed: list[FileCommit] = field(default_factory=list)
+    splits: int = 0
+    resumed_splits: int = 0
 
     @property
     def read_units(self) -> float:
-        """Read units the scan consumed, from DynamoDB's size of the items (sampled):
+        """Read units this run's scan consumed, from DynamoDB's size of the items (sampled):
         eventually consistent scans cost half a unit per 4 KB."""
-        return sum(f.item_bytes for f in self.files) / 4096 / 2
+        return sum(f.item_bytes for f in self.files) / 4096 / 2 - self.resumed_units
+
+    @property
+    def resumed_units(self) -> float:
+        return sum(f.item_bytes for f in self.resumed) / 4096 / 2
+
+    @property
+    def read_items(self) -> int:
+        """Items this run read (the rest came from the run it resumed)."""
+        return self.items - sum(f.items for f in self.resumed)
 
     @property
     def achieved_percent(self) -> float:
@@ -34,7 +47,7 @@ class TableResult:
         return self.read_units / self.scan_seconds / self.plan.capacity
 
     def summary(self) -> str:
-        rate = self.items / self.seconds if self.seconds else 0.0
+        rate = self.read_items / self.seconds if self.seconds else 0.0
         text = (f"{self.table}: exported {self.items} items in {len(self.files)} files "
                 f"({self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s, {rate:.0f} items/s) "
                 f"to {self.folder}/")
@@ -42,4 +55,8 @@ class TableResult:
             text += (f"; ~{self.read_units:.0f} RCU consumed, {self.achieved_percent:.2f} of "
                      f"{self.plan.capacity} RCU ({self.plan.capacity_source}), target "
                      f"{self.plan.percent}")
+        if self.resumed_splits:
+            text += (f"; resumed: {self.resumed_splits} of {self.splits} splits "
+                     f"({self.items - self.read_items:,} items, ~{self.resumed_units:.0f} RCU) "
+                     f"came from the stopped run, {self.read_items:,} items were read now")
         return text

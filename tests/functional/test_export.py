@@ -125,7 +125,8 @@ def test_gzip_export(aws, spark, ddb, s3, bucket, unique):
         i["pk"]["S"] for i in sample.sample_items(120))
 
 
-def test_failed_task_leaves_no_export_behind(aws, spark, ddb, s3, bucket, unique, monkeypatch):
+def test_failed_task_leaves_no_finished_export_behind(aws, spark, ddb, s3, bucket, unique,
+                                                      monkeypatch):
     name = f"fails-{unique}"
     sample.create_table(ddb, name)
     sample.put_items(ddb, name, sample.sample_items(50))
@@ -133,10 +134,13 @@ def test_failed_task_leaves_no_export_behind(aws, spark, ddb, s3, bucket, unique
     monkeypatch.setattr(export.driver, "_writer_command", lambda spark: failing)
     cfg = export.ExportConfig((name,), S3Uri(bucket), aws, timestamp="2026-01-01-00-00-00")
 
-    with pytest.raises(JobFailed, match=f"Export of {name} failed"):
+    with pytest.raises(JobFailed, match=f"Export of {name} failed.*keeps 0 of 2 finished splits"
+                                        ".*ddbpipe export --resume"):
         export.run(spark, cfg)
 
-    assert folder_keys(s3, S3Uri(bucket, f"us-east-1/{name}")) == []
+    # No data file, no _SUCCESS: the marker and the plan a resumed run repeats.
+    assert folder_keys(s3, S3Uri(bucket, f"us-east-1/{name}")) == [
+        "2026-01-01-00-00-00/_ddbpipe-in-progress", "2026-01-01-00-00-00/_ddbpipe-state/run.json"]
 
 
 # --- bad input: one clear line, non-zero exit, nothing written (through the CLI) -------------

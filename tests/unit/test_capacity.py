@@ -30,7 +30,40 @@ def test_provisioned_plan():
 def test_segments_follow_size_and_are_a_multiple_of_tasks():
     plan = capacity.plan_read(table(rcu=1000, size=7 * 1024**3), 0.5, parallelism=2)
     assert plan.tasks == 2
-    assert plan.segments == 8  # ceil(7 GiB / 1 GiB) = 7, rounded up to a multiple of 2
+    # 7 GiB at 500 RCU scans for ~30 minutes: 8 splits a task; ceil(7 GiB / 1 GiB) = 7 segments
+    # would do, rounded up to a whole number of segments per split.
+    assert (plan.splits, plan.segments) == (16, 16)
+    big = capacity.plan_read(table(rcu=1000, size=100 * 1024**3), 0.5, parallelism=2)
+    assert (big.splits, big.segments) == (16, 112)  # 100 segments, a multiple of 16
+
+
+def test_splits_last_long_enough_that_the_connector_bursts_do_not_count():
+    # 500 RCU for 8 splits of >= 100 s: 8 x 100 x 500 x 8 KiB = 3.1 GiB; a smaller table gets
+    # fewer splits a task, a new table (size 0 until DynamoDB updates it) one.
+    assert capacity.plan_read(table(rcu=1000, size=0), 0.5, parallelism=2).splits == 2
+    assert capacity.plan_read(table(rcu=1000, size=1024**3), 0.5, parallelism=2).splits == 4
+    assert capacity.plan_read(table(rcu=1000, size=4 * 1024**3), 0.5, parallelism=2).splits == 16
+
+
+def test_the_connector_is_told_a_capacity_that_gives_the_running_splits_the_whole_budget():
+    plan = capacity.plan_read(table(rcu=1000, size=7 * 1024**3), 0.5, parallelism=2)
+    conf = capacity.read_conf(table(rcu=1000, size=7 * 1024**3), plan, endpoint=None,
+                              yarn=False)
+    # The connector gives a split floor(told x 0.5) / 16 segments x 1 segment: 250 units, and
+    # 2 run at once: the whole budget of 500.
+    assert conf["dynamodb.throughput.read"] == "8000"
+    assert conf["dynamodb.max.map.tasks"] == "16"
+    per_split = int(int(conf["dynamodb.throughput.read"]) * 0.5) / 16
+    assert per_split * plan.tasks == plan.budget
+    # A resumed run with one split left gives it the whole budget, no more.
+    last = capacity.read_conf(table(rcu=1000, size=7 * 1024**3), plan, endpoint=None,
+                              yarn=False, running=1)
+    assert int(int(last["dynamodb.throughput.read"]) * 0.5) / 16 == plan.budget
+
+
+def test_splits_per_task_can_be_set_for_tests(monkeypatch):
+    monkeypatch.setenv("DDBPIPE_SPLITS_PER_TASK", "5")
+    assert capacity.plan_read(table(rcu=1000), 0.5, parallelism=2).splits == 10
 
 
 def test_small_budget_reads_on_one_task_and_says_so():
