@@ -21,7 +21,7 @@ from ddbpipe.aws import AwsConfig, add_aws_options, client, resolve
 from ddbpipe.cluster import awscli, runlimits
 from ddbpipe.cluster import definition as d
 from ddbpipe.commands import emr_doctor
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.errors import ConfigError, DdbpipeError
 
 # --- the jobs' own options -----------------------------------------------------------------
 
@@ -80,6 +80,10 @@ def job_spec(kind: d.JobKind, args: argparse.Namespace, aws: AwsConfig) -> d.Job
         from ddbpipe import export
 
         ecfg = export.config_from_args(args, aws)
+        if ecfg.resume is not None and not ecfg.tables:
+            raise ConfigError("`ddbpipe emr export --resume` needs --table too: the cluster is "
+                              "sized and granted for the table before it starts.",
+                              f"Add --table <the table of {ecfg.resume}>.")
         return d.JobSpec("export", tuple(job_args(kind, args)), ecfg.tables, aws.region,
                          ecfg.read_percent, ecfg.read_capacity)
     from ddbpipe import importer

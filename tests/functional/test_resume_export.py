@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
@@ -164,3 +165,37 @@ def test_a_stopped_export_resumes_to_exactly_the_table(round_, aws, s3, ddb, buc
     leftover = [o["Key"] for o in s3.list_objects_v2(
         Bucket=bucket, Prefix=folder.join(layout.STATE_DIR).prefix).get("Contents", [])]
     assert leftover == []  # the state goes once the folder is committed
+
+
+def test_resume_refuses_what_it_cannot_finish(aws, s3, ddb, bucket, spark, unique, capsys,
+                                              monkeypatch):
+    """Each refusal before anything is read or written: exit 2, one line saying what to do."""
+    from ddbpipe import export
+    from ddbpipe.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", aws.endpoint("dynamodb") or "")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws.endpoint("s3") or "")
+    name = f"refuse-{unique}"
+    sample.create_table(ddb, name)
+    sample.put_items(ddb, name, sample.sample_items(20))
+    (done,) = export.run(spark, export.ExportConfig((name,), S3Uri(bucket), aws))
+
+    def refused(*argv: str) -> str:
+        code = main(["export", *argv, "--region", aws.region])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith("ddbpipe: error: "), err
+        return err[0]
+
+    assert "is a finished export: nothing to resume" in refused("--resume", str(done.folder))
+    s3.put_object(Bucket=bucket, Key="other/data", Body=b"{}\n")
+    assert "holds no run record of a stopped ddbpipe export" in refused(
+        "--resume", f"s3://{bucket}/other")
+    stopped = S3Uri(bucket, f"us-east-1/{name}/stopped")
+    record = state.RunRecord(name, aws.region, 2, 2, 0.5, None, False, 100_000,
+                             "2026-01-01T00:00:00+00:00")
+    state.write_run(s3, stopped, record)
+    assert f"is an export of {name}, not of other-table" in refused(
+        "--resume", str(stopped), "--table", "other-table")
+    state.write_run(s3, stopped, replace(record, region="eu-west-1"))
+    assert "Resume it with --region eu-west-1" in refused("--resume", str(stopped))
+

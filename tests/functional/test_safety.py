@@ -471,6 +471,13 @@ def test_create_table_is_not_left_behind_when_validation_fails(aws, spark, s3, d
       "--write-percent", "2", "--dry-run"], "--write-percent 2.0 is outside 0.1..1.5"),
     (["import", "--table", "good", "--from", "s3://bkt-x/f", "--max-retry-time", "0"],
      "--max-retry-time 0.0 is too short"),
+    (["export", "--table", "good"], "--to is required"),
+    (["export"], "--table and --to are required"),
+    (["export", "--resume", "s3://bkt-x"], "--resume s3://bkt-x is a bucket, not a run folder"),
+    (["export", "--resume", "s3://bkt-x/a/t/1", "--table", "one", "--table", "two"],
+     "--resume finishes one table's run folder"),
+    (["emr", "export", "--resume", "s3://bkt-x/a/t/1", "--log-uri", "s3://bkt-x/l",
+      "--dry-run"], "`ddbpipe emr export --resume` needs --table too"),
 ])
 def test_every_command_checks_arguments_the_same_way(argv, says, capsys):
     if "--region" not in argv:
