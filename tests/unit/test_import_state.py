@@ -257,3 +257,19 @@ def test_flush_returns_once_every_item_given_is_stored():
         writer.put({"pk": {"S": f"k{i}"}})
     stats = writer.close()
     assert len(table.stored) == 140 and stats.written == 140
+
+
+def test_the_emr_doctor_probes_a_given_state_prefix():
+    from ddbpipe.commands import emr, emr_doctor
+
+    top = argparse.ArgumentParser()
+    emr.register(top.add_subparsers(dest="command"))
+    base = ["emr", "import", "--from", "s3://bkt/x/run", "--table", "Orders", "--log-uri",
+            "s3://bkt/logs", "--write-capacity", "100"]
+    for extra, want in (([], []), (["--state-prefix", "s3://other/states/o"],
+                                   [("import state folder", S3Uri("other", "states/o"))])):
+        args = top.parse_args([*base, *extra])
+        job = emr.job_spec("import", args, AWS)
+        writable, readable = emr_doctor._job_folders(args, job, emr.cluster_options(args))
+        assert writable[1:] == want
+        assert readable == [("import source", S3Uri("bkt", "x/run"))]
