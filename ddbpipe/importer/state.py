@@ -351,11 +351,20 @@ def begin(s3: S3Client, location: S3Uri, run: RunState) -> None:
 def discard(s3: S3Client, location: S3Uri) -> None:
     """Delete the state's objects: the records under ``done/``, then ``run.json``; nothing else
     a folder given as ``--state-prefix`` may hold."""
+    from ddbpipe.errors import JobFailed, PermissionDenied
+
     keys = list(_keys(s3, location.join(DONE)))
     keys.append(location.join(RUN).key)  # deleting a missing key is no error
     for i in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=location.bucket, Delete={
+        resp = s3.delete_objects(Bucket=location.bucket, Delete={
             "Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
+        failed = resp.get("Errors") or []  # DeleteObjects answers 200 and lists these
+        if failed:
+            key, code = failed[0].get("Key", "?"), failed[0].get("Code", "?")
+            cls = PermissionDenied if code == "AccessDenied" else JobFailed
+            raise cls(f"S3 DeleteObjects left {len(failed)} object(s) of {location}/ (first: "
+                      f"s3://{location.bucket}/{key}: {code}).",
+                      "Delete that folder by hand (`aws s3 rm --recursive`).")
 
 
 # --- the driver: before Spark, and before the first write ---------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ddbpipe.aws import AwsConfig
-from ddbpipe.errors import ConfigError, ResumeStateError
+from ddbpipe.errors import ConfigError, PermissionDenied, ResumeStateError
 from ddbpipe.importer import state
 from ddbpipe.importer.options import ImportConfig, add_options, config_from_args
 from ddbpipe.importer.sources import DataFile
@@ -273,3 +273,37 @@ def test_the_emr_doctor_probes_a_given_state_prefix():
         writable, readable = emr_doctor._job_folders(args, job, emr.cluster_options(args))
         assert writable[1:] == want
         assert readable == [("import source", S3Uri("bkt", "x/run"))]
+
+
+class RefusingS3:
+    """An S3 client whose DeleteObjects answers 200 with every key refused, as S3 does."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys, self.deleted_calls = keys, 0
+
+    def get_paginator(self, _name: str) -> Any:
+        keys = self.keys
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+                return [{"Contents": [{"Key": k} for k in keys if k.startswith(Prefix)]}]
+
+        return Pages()
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.deleted_calls += 1
+        return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in Delete["Objects"]]}
+
+
+def test_a_state_that_cannot_be_deleted_is_said_not_ignored():
+    where = S3Uri("bkt", "s/_ddbpipe-state/import-Orders-abc")
+    s3 = RefusingS3([f"{where.key}/done/r/f/000000000001-000000000002-2.json",
+                     f"{where.key}/run.json", "s/other"])
+    with pytest.raises(PermissionDenied, match=r"S3 DeleteObjects left 2 object\(s\) of "
+                                        rf"{where}/ \(first: s3://bkt/{where.key}/done/"):
+        state.discard(s3, where)  # type: ignore[arg-type]
+    warning = state.finish(s3, where)  # type: ignore[arg-type]
+    assert warning is not None and warning.startswith(
+        f"The import is complete but its resume state at {where}/ could not be deleted (S3 "
+        "DeleteObjects left 2 object(s)")
+    assert warning.endswith("delete it by hand.")
