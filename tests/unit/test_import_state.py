@@ -307,3 +307,29 @@ def test_a_state_that_cannot_be_deleted_is_said_not_ignored():
         f"The import is complete but its resume state at {where}/ could not be deleted (S3 "
         "DeleteObjects left 2 object(s)")
     assert warning.endswith("delete it by hand.")
+
+
+def test_the_report_says_what_was_resumed():
+    from ddbpipe.importer.plan import WritePlan
+    from ddbpipe.importer.report import ImportResult
+    from ddbpipe.importer.sources import Source
+    from ddbpipe.importer.writer import WriteStats
+
+    folder = S3Uri.parse(WHO.folder)
+    files = [DataFile(f"{WHO.folder}/f{i}", 10) for i in range(5)]
+    source = Source(folder, "ddbpipe", files, source_region="us-east-1")
+    plan = WritePlan(100, "provisioned", 0.5, 2)
+    fresh = ImportResult("Orders", "us-east-1", source, plan, read=500,
+                         writes=WriteStats(written=500))
+    assert fresh.summary().startswith(
+        "Orders: imported 500 items (read 500, written 500, skipped 0) from 5 files of ")
+    assert "resumed" not in fresh.summary()
+    written = Written.of([Unit(files[0].url, 1, 100, 100, end=True),
+                          Unit(files[1].url, 1, 100, 100, end=True),
+                          Unit(files[2].url, 1, 30, 30)], [f.url for f in files])
+    resumed = ImportResult("Orders", "us-east-1", source, plan, read=270, skipped=230,
+                           writes=WriteStats(written=270), resumed=written)
+    text = resumed.summary()
+    assert text.startswith("Orders: imported 500 items (read 270, written 270, skipped 230) ")
+    assert text.endswith("; resumed an earlier run: skipped the 230 items it wrote (2 of 5 files "
+                         "whole, 1 in part)")
