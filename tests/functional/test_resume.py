@@ -158,9 +158,13 @@ def stopped_run(spark: Any, cfg: importer.ImportConfig, trigger: Trigger) -> Ddb
 
 def check_resumed(ddb: Any, s3: Any, export: Export, name: str, where: S3Uri,
                   missing: int, written: int, skipped: int, before: state.Written) -> None:
-    """The resumed run's counts against what was missing, and the table against the reference."""
-    why = f"seed {SEED}: missing {missing}, written {written}, skipped {skipped}"
-    assert skipped == before.items, why  # exactly what the state said
+    """The resumed run's counts against what was missing, and the table against the reference.
+
+    ``before`` and ``missing`` are read once the stopped run is gone; a request it had already
+    sent may still land after that (a task's last record, its last batch), so the state the
+    resumed run reads may hold one more unit per task than ``before``."""
+    why = f"seed {SEED}: missing {missing}, written {written}, skipped {skipped}, {before}"
+    assert before.items <= skipped <= before.items + TASKS * UNIT, why
     assert written + skipped == ITEMS, why
     assert written <= missing + TASKS * UNIT, why  # the share left plus one unit per task
     assert items_of(ddb, name) == items_of(ddb, export.reference), why
@@ -212,7 +216,7 @@ def cli_args(export: Export, name: str, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("point", ["a", "b"])
 def test_the_driver_killed_then_resumed(point, aws, spark, s3, ddb, export, table):
-    threshold = draw(f"SIGKILL {point}", 3 * UNIT, ITEMS - 3 * UNIT)
+    threshold = draw(f"SIGKILL {point}", 3 * UNIT, ITEMS - 4 * UNIT)
     proc = start_cli(aws, *cli_args(export, table))
     trigger = Trigger(holds(ddb, table, threshold), lambda: os.killpg(proc.pid, signal.SIGKILL))
     trigger.start()
@@ -261,11 +265,12 @@ def test_replace_mode_resumes_its_writes_and_then_its_deletes(aws, spark, s3, dd
     second = recorded(s3, where)
     assert second is not None and second.complete_files == ITEMS // PER_FILE, f"seed {SEED}"
     left = count(ddb, table) - ITEMS
-    assert 0 < left <= extras - at_delete, f"seed {SEED}: {left} extras left"
+    assert left <= extras - at_delete, f"seed {SEED}: {left} extras left"
 
     result = importer.run(spark, config(aws, export, table, mode="replace", yes=True,
                                         resume=True))
-    assert (result.written, result.skipped, result.deleted) == (0, ITEMS, left), SEED
+    assert (result.written, result.skipped) == (0, ITEMS), SEED
+    assert result.deleted <= left, SEED  # (a delete sent before the cut may land after it)
     assert items_of(ddb, table) == items_of(ddb, export.reference)
     assert recorded(s3, where) is None
 
@@ -289,10 +294,13 @@ def fake_state(s3: Any, aws: AwsConfig, export: Export, name: str, where: S3Uri,
     return urls
 
 
-def test_resume_skips_exactly_what_the_state_says(aws, spark, s3, ddb, export, table, capsys):
-    where = location(aws, export, table)
+@pytest.mark.parametrize("place", ["default", "state-prefix"])
+def test_resume_skips_exactly_what_the_state_says(place, aws, spark, s3, ddb, export, table,
+                                                  capsys):
+    explicit = S3Uri(export.bucket, f"states/{table}") if place == "state-prefix" else None
+    where = explicit or location(aws, export, table)
     urls = fake_state(s3, aws, export, table, where)
-    result = importer.run(spark, config(aws, export, table, resume=True))
+    result = importer.run(spark, config(aws, export, table, resume=True, state_prefix=explicit))
     out = capsys.readouterr().out
     assert (f"Resuming the import recorded in {where}/: 1 of 4 files written (and 1 in part; "
             "130 items) are skipped.") in out
