@@ -224,7 +224,7 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[Checked], progress: _P
 
     w0 = time.monotonic()
     written = sc.emptyRDD()  # with --mode replace: the keys of the export, from the write pass
-    if source.files:
+    if source.files:  # from here on a stop leaves a state to resume, even with nothing to write
         progress.phase = "writing"
     if todo:
         work = list(zip(shares(groups, plan.budget), groups))
