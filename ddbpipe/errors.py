@@ -104,6 +104,10 @@ def with_fix(err: DdbpipeError, extra: str) -> DdbpipeError:
     return copy[0](*args)
 
 
+class ResumeStateError(DdbpipeError):
+    """An import's resume state belongs to another import, or cannot be read or written."""
+
+
 class IncompleteExport(ExportFormatError):
     """The export folder was never finished (no completion marker, or one of a running export)."""
 

@@ -3,7 +3,7 @@ backup data from S3").
 
     spark-submit jobs/import_table.py --from s3://BUCKET/PREFIX/RUN-FOLDER --table T \
         [--write-percent 0.5] [--write-capacity WCU] [--mode merge|replace --yes] \
-        [--create-table] [--skip-validation] [--region R]
+        [--create-table] [--skip-validation] [--resume] [--state-prefix S3_URI] [--region R]
 
 argv -> ImportConfig -> ddbpipe.importer.run(spark, cfg).
 """

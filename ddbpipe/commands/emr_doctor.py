@@ -110,6 +110,9 @@ def _job_folders(args: argparse.Namespace, job: d.JobSpec, options: d.ClusterOpt
                      for t in job.tables]
     else:
         readable.append(("import source", S3Uri.parse(args.source, "--from")))
+        if getattr(args, "state_prefix", None):  # the default place is only used when writable
+            writable.append(("import state folder",
+                             S3Uri.parse(args.state_prefix, "--state-prefix")))
     return writable, readable
 
 

@@ -20,6 +20,12 @@ from ddbpipe.cluster import deadletter, iam, runlimits, schedule
 from ddbpipe.cluster import definition as d
 from ddbpipe.commands import emr, emr_doctor
 
+#: A scheduled import starts over unless told: a run resumed days after the one that stopped
+#: would skip items the table may have changed since (docs/decisions.md, "Import resume").
+RESUME_NOTE = ("# note: --resume: every run of this schedule skips what an earlier, unfinished run "
+               "recorded as written, even if the table changed since; without --resume each run "
+               "starts over")
+
 
 def _add_schedule_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default=iam.SCHEDULE_GROUP, help=argparse.SUPPRESS)
@@ -90,6 +96,8 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     aws = resolve(args.region, args.endpoint_url, args.profile)
     dlq = deadletter.parse_arn(args.dlq_arn, aws.region) if args.dlq_arn else None
     job = emr.job_spec(args.kind, args, aws)
+    if args.kind == "import" and args.resume:
+        print(RESUME_NOTE, file=out)
     options = emr.cluster_options(args)
     caps = emr.capacities(aws, job, options, dry_run=args.dry_run, out=out)
     options = emr_doctor.prepare_network(args, aws, job, options, out)

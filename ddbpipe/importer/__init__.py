@@ -5,10 +5,11 @@
 its files), :mod:`~ddbpipe.importer.target` (the table's keys, ``--create-table``),
 :mod:`~ddbpipe.importer.plan` (budget, tasks, file groups), :mod:`~ddbpipe.importer.tasks` (what
 the Python executors run), :mod:`~ddbpipe.importer.writer` (BatchWriteItem to DynamoDB),
+:mod:`~ddbpipe.importer.state` (the run state in S3 that ``--resume`` continues from),
 :mod:`~ddbpipe.importer.driver` (the order of it all) and :mod:`~ddbpipe.importer.report`.
 """
 
-from ddbpipe.importer.driver import JOB, main, preflight, run
+from ddbpipe.importer.driver import JOB, Checked, main, preflight, run
 from ddbpipe.importer.options import MODES, ImportConfig, Mode, add_options, config_from_args
 from ddbpipe.importer.plan import WritePlan, group_files, plan_write, shares
 from ddbpipe.importer.report import ImportResult
@@ -20,6 +21,7 @@ __all__ = [
     "JOB",
     "MODES",
     "BatchWriter",
+    "Checked",
     "DataFile",
     "ImportConfig",
     "ImportResult",

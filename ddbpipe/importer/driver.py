@@ -13,6 +13,9 @@
    throttles and unprocessed items are retried per request with backoff and jitter.
 4. ``--mode replace`` then deletes the items the export does not hold (a reset to a baseline).
 
+Progress is recorded in a run state in S3 (:mod:`ddbpipe.importer.state`): ``--resume`` skips the
+files and lines an earlier run of the same import wrote; a finished import deletes its state.
+
 Items with the key of an existing item replace it; other items stay (the old service's rule).
 """
 
@@ -20,15 +23,23 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from ddbpipe import capacity, failures, interrupts
 from ddbpipe.aws import check_reachable, client
-from ddbpipe.errors import DdbpipeError, Interrupted, JobFailed, TableNotFound, with_fix
-from ddbpipe.importer import tasks
+from ddbpipe.errors import (
+    ConfigError,
+    DdbpipeError,
+    Interrupted,
+    JobFailed,
+    TableNotFound,
+    with_fix,
+)
+from ddbpipe.importer import state, tasks
 from ddbpipe.importer.options import ImportConfig, add_options, config_from_args
 from ddbpipe.importer.plan import group_files, plan_write, shares
 from ddbpipe.importer.report import ImportResult
@@ -36,16 +47,30 @@ from ddbpipe.importer.sources import Source, detect
 from ddbpipe.importer.target import check_keys, create_request, create_table
 from ddbpipe.importer.writer import WriteStats
 from ddbpipe.job import Job, Report
+from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
 from ddbpipe.throttle import unreachable_seconds
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 log = logging.getLogger(__name__)
 
 
-def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
-    """Checks that need no Spark: endpoints, the folder, the table and its key schema. A table
-    that ``--create-table`` will make is None here: it is created only after validation."""
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`preflight` found: the export, the table (None: ``--create-table`` makes it
+    after validation) and the run state (what an earlier run wrote, where this one records)."""
+
+    source: Source
+    info: Optional[TableInfo]
+    resume: state.Resume
+
+
+def preflight(cfg: ImportConfig) -> Checked:
+    """Checks that need no Spark: endpoints, the folder, the table and its key schema, and the
+    run state (a state of another import at ``--state-prefix`` is refused here)."""
     check_reachable(cfg.aws, "s3")
     check_reachable(cfg.aws, "dynamodb")
     s3, ddb = client(cfg.aws, "s3"), client(cfg.aws, "dynamodb")
@@ -60,7 +85,30 @@ def preflight(cfg: ImportConfig) -> tuple[Source, Optional[TableInfo]]:
         info = None
     if info is not None:
         check_keys(info, source)
-    return source, info
+    return Checked(source, info, _look(cfg, s3, source))
+
+
+def identity(cfg: ImportConfig, source: Source) -> state.Identity:
+    return state.Identity(str(source.folder), cfg.table, cfg.aws.region, cfg.mode)
+
+
+def state_location(cfg: ImportConfig, source: Source) -> S3Uri:
+    if cfg.state_prefix is None:
+        return state.default_location(source.folder, identity(cfg, source))
+    inside = (cfg.state_prefix.bucket == source.folder.bucket
+              and (cfg.state_prefix.key + "/").startswith(source.folder.prefix))
+    if inside or cfg.state_prefix == source.folder:
+        raise ConfigError(f"--state-prefix {cfg.state_prefix} is inside the export folder "
+                          f"{source.folder}/.", "Give a folder outside it (the import keeps "
+                          "its state next to what it reads, never in it).")
+    return cfg.state_prefix
+
+
+def _look(cfg: ImportConfig, s3: S3Client, source: Source) -> state.Resume:
+    if not source.files:
+        return state.Resume(None)  # nothing to write, nothing to resume
+    return state.look(s3, identity(cfg, source), source.files, state_location(cfg, source),
+                      explicit=cfg.state_prefix is not None, resume=cfg.resume)
 
 
 @dataclass
@@ -69,6 +117,7 @@ class _Progress:
 
     phase: Literal["checks", "validation", "writing", "deleting"] = "checks"
     created: bool = False
+    state: Optional[S3Uri] = None  # the run state, once this run records into it
 
     def left(self, cfg: ImportConfig) -> str:
         if self.phase in ("checks", "validation"):
@@ -78,9 +127,16 @@ class _Progress:
             text += f" It was created by this import ({cfg.table})."
         return text
 
+    def resume(self) -> str:
+        """How to go on without writing again what is written, when there is a state."""
+        if self.state is None or self.phase not in ("writing", "deleting"):
+            return ""
+        return (f" To skip what is written, run the same import with --resume (`ddbpipe import "
+                f"... --resume`, or `ddbpipe emr import ... --resume`; its state is in "
+                f"{self.state}/).")
 
-def run(spark: Any, cfg: ImportConfig,
-        checked: Optional[tuple[Source, Optional[TableInfo]]] = None,
+
+def run(spark: Any, cfg: ImportConfig, checked: Optional[Checked] = None,
         report: Optional[Report] = None) -> ImportResult:
     """Import ``cfg.source`` into ``cfg.table``. The result goes to ``report`` once the writes
     (and deletes) are done, before the check that every item read was written."""
@@ -89,21 +145,28 @@ def run(spark: Any, cfg: ImportConfig,
         return _run(spark, cfg, checked, progress, report)
     except interrupts.Stop as stop:
         raise Interrupted(f"Import into {cfg.table} stopped by {stop.name}; {progress.left(cfg)}",
-                          "Re-run the import: it is safe to repeat.", stop.signum) from None
+                          "Re-run the import: it is safe to repeat." + progress.resume(),
+                          stop.signum) from None
     except DdbpipeError as err:
         if progress.phase in ("writing", "deleting"):
             raise with_fix(err, f"({progress.left(cfg)} Re-running the import is safe.)"
-                           ) from err
+                                + progress.resume()) from err
         raise
 
 
-def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional[TableInfo]]],
-         progress: _Progress, report: Optional[Report]) -> ImportResult:
+def _run(spark: Any, cfg: ImportConfig, checked: Optional[Checked], progress: _Progress,
+         report: Optional[Report]) -> ImportResult:
     t0 = time.monotonic()
-    source, info = checked if checked is not None else preflight(cfg)
+    checked = checked if checked is not None else preflight(cfg)
+    source, info, resume = checked.source, checked.info, checked.resume
     ddb = client(cfg.aws, "dynamodb")
-    for note in source.notes:
+    for note in (*source.notes, *resume.notes):
         print(note, flush=True)
+    # What is left to write: files an earlier run wrote whole are neither validated nor written
+    # again (they passed the validation of the run that wrote them); --mode replace reads their
+    # keys for the delete phase.
+    todo = [f for f in source.files if not resume.written.complete(f.url)]
+    written_whole = [f for f in source.files if resume.written.complete(f.url)]
     if info is None:  # --create-table: validate against the export's own key schema first
         definition = create_request(cfg, source)
         schema = tuple(dict(k) for k in definition["KeySchema"])
@@ -117,13 +180,13 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
                             cfg.threads_per_task, cfg.max_retry_time, cfg.skip_validation,
                             keep_keys=cfg.mode == "replace",
                             unreachable_after=unreachable_seconds())
-    groups = group_files(source.files, max(1, min(slots, len(source.files))))
+    groups = group_files(todo, max(1, min(slots, len(todo))))
 
     def spark_job(what: str, fn: Any, data: list[Any], slices: int) -> list[Any]:
         return collect(f"{what} of {cfg.table}",
                        lambda: sc.parallelize(data, max(1, slices)).mapPartitions(fn).collect())
 
-    if not cfg.skip_validation and source.files:
+    if not cfg.skip_validation and todo:
         progress.phase = "validation"
         checked_files: list[tasks.FileCheck] = spark_job(
             "Validation", partial(tasks.validate, task), groups, len(groups))
@@ -140,17 +203,30 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
         info = create_table(ddb, cfg, source)
         progress.created = True
         check_keys(info, source)
-    plan = plan_write(info, cfg.write_percent, slots, len(source.files), cfg.write_capacity)
+    plan = plan_write(info, cfg.write_percent, slots, len(todo), cfg.write_capacity)
     for warning in plan.warnings:
         log.warning(warning)
     task = replace(task, rate=plan.budget)
-    groups = group_files(source.files, plan.tasks)
-    result = ImportResult(cfg.table, cfg.aws.region, source, plan, notes=list(source.notes))
+    groups = group_files(todo, plan.tasks)
+    result = ImportResult(cfg.table, cfg.aws.region, source, plan,
+                          notes=[*source.notes, *resume.notes], skipped=resume.written.items,
+                          resumed=resume.written if resume.resuming else None)
+    s3 = client(cfg.aws, "s3")
+    if source.files:
+        recorder, no_state = state.start(s3, resume, identity(cfg, source), source.files,
+                                         cfg.unit_items)
+        if no_state:
+            print(no_state, flush=True)
+            result.notes.append(no_state)
+        if recorder is not None:
+            task = replace(task, recorder=recorder)
+            progress.state = recorder.location
 
     w0 = time.monotonic()
     written = sc.emptyRDD()  # with --mode replace: the keys of the export, from the write pass
-    if source.files:
+    if source.files:  # from here on a stop leaves a state to resume, even with nothing to write
         progress.phase = "writing"
+    if todo:
         work = list(zip(shares(groups, plan.budget), groups))
         written = sc.parallelize(work, len(work)).mapPartitions(partial(tasks.write, task))
         if task.keep_keys:  # kept for the delete pass: the export is not read a second time
@@ -165,16 +241,26 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[tuple[Source, Optional
 
     if cfg.mode == "replace":
         progress.phase = "deleting"
+        exported = written.filter(tasks.is_key)
+        if written_whole:  # resuming: their keys from the export, nothing written
+            parts = group_files(written_whole, max(1, min(slots, len(written_whole))))
+            exported = exported.union(sc.parallelize(parts, len(parts)).mapPartitions(
+                partial(tasks.read_keys, task)))
         try:
-            result.deletes = _replace(sc, cfg, info, task, written.filter(tasks.is_key), slots)
+            result.deletes = _replace(sc, cfg, info, task, exported, slots)
         finally:
             written.unpersist()
     result.seconds = time.monotonic() - t0
     if report is not None:
         report(result)
-    if result.written != result.read - result.skipped:
-        raise JobFailed(f"Only {result.written} of {result.read} items were written to "
-                        f"{cfg.table}.", "Re-run the import: it is safe to repeat.")
+    if result.written != result.read:
+        raise JobFailed(f"Only {result.written} of {result.read} items read were written to "
+                        f"{cfg.table}.", "Re-run the import: it is safe to repeat."
+                        + progress.resume())
+    if progress.state is not None:
+        left = state.finish(s3, progress.state)
+        if left:
+            print(f"ddbpipe: warning: {left}", file=sys.stderr, flush=True)
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Literal, Optional, get_args
 from ddbpipe import capacity, checks
 from ddbpipe.aws import AwsConfig
 from ddbpipe.errors import ConfigError
+from ddbpipe.importer.state import UNIT_ITEMS
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.throttle import MAX_RETRY_SECONDS
 
@@ -32,9 +33,21 @@ class ImportConfig:
     allow_incomplete: bool = False
     max_retry_time: float = MAX_RETRY_SECONDS
     threads_per_task: int = 4
+    #: skip what the run state of an earlier, unfinished import says is written
+    resume: bool = False
+    #: where the run state lives (default: beside the export folder, see importer/state.py)
+    state_prefix: Optional[S3Uri] = None
+    #: a data file's lines are recorded as written every this many items (--resume-unit-items)
+    unit_items: int = UNIT_ITEMS
 
     def __post_init__(self) -> None:
         checks.check_table_name(self.table)
+        if self.state_prefix is not None and not self.state_prefix.key:
+            raise ConfigError(f"--state-prefix {self.state_prefix} is a bucket root.",
+                              "Give a folder of its own, e.g. s3://BUCKET/ddbpipe-state/orders.")
+        if self.unit_items < 1:
+            raise ConfigError(f"--resume-unit-items {self.unit_items} is not a number of items.",
+                              "Give a whole number >= 1.")
         checks.check_seconds(self.max_retry_time, "--max-retry-time")
         checks.check_percent(self.write_percent, "--write-percent")
         checks.check_capacity(self.write_capacity, "--write-capacity")
@@ -70,6 +83,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS",
                         help="how long to keep retrying throttled or failing writes while none "
                              f"succeeds (default {MAX_RETRY_SECONDS:.0f})")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the files (and lines) an earlier run of this same import "
+                             "wrote before it stopped, as its run state in S3 records")
+    parser.add_argument("--state-prefix", metavar="S3_URI",
+                        help="where the import records its progress (default: "
+                             "_ddbpipe-state/import-<table>-<hash>/ beside the export folder)")
+    # How often a task records its progress inside a data file (default UNIT_ITEMS); tests make
+    # it small. None unless given, so an EMR step's argv carries it only when it was.
+    parser.add_argument("--resume-unit-items", type=int, help=argparse.SUPPRESS)
 
 
 def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ImportConfig:
@@ -78,5 +100,9 @@ def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ImportConfig:
         write_percent=args.write_percent, write_capacity=args.write_capacity, mode=args.mode,
         yes=args.yes, create_table=args.create_table, skip_validation=args.skip_validation,
         allow_incomplete=args.allow_incomplete, max_retry_time=args.max_retry_time,
+        resume=args.resume,
+        unit_items=UNIT_ITEMS if args.resume_unit_items is None else args.resume_unit_items,
+        state_prefix=(S3Uri.parse(args.state_prefix, "--state-prefix") if args.state_prefix
+                      else None),
     )
 

@@ -4,7 +4,11 @@ reference). Each creates its own clients; failures it understands leave as a
 
 * :func:`validate` -- parse every line of a group of files, check each key (before any write);
 * :func:`write` -- write a group of files with a :class:`~ddbpipe.importer.writer.BatchWriter`;
-  with ``--mode replace`` it also yields the key of every item it wrote;
+  with ``--mode replace`` it also yields the key of every item it read. With a run state it
+  skips the lines an earlier run wrote and records each unit it wrote
+  (:mod:`ddbpipe.importer.state`);
+* :func:`read_keys` -- ``--mode replace`` on resume: the keys of the files an earlier run wrote
+  whole (nothing is written);
 * :func:`scan_keys`, :func:`delete` -- ``--mode replace``: the table's keys, and deleting those
   the export lacks.
 
@@ -23,11 +27,13 @@ from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
+from ddbpipe.importer.state import Recorder, Unit, in_ranges
 from ddbpipe.importer.writer import BatchWriter, WriteStats
 from ddbpipe.throttle import (
     MAX_RETRY_SECONDS,
     UNREACHABLE_SECONDS,
     Patience,
+    RetryStats,
     TokenBucket,
     no_retry_config,
 )
@@ -46,6 +52,7 @@ class TaskConfig:
     check_keys: bool = False  # in the write pass (when the validation pass was skipped)
     keep_keys: bool = False  # the write pass also yields the keys it wrote (--mode replace)
     unreachable_after: float = UNREACHABLE_SECONDS
+    recorder: Optional[Recorder] = None  # the run state: what to skip, where to record units
 
     def patience(self) -> Patience:
         where = self.aws.endpoint("dynamodb") or self.aws.region
@@ -64,7 +71,8 @@ class FileCheck:
 
 @dataclass(frozen=True)
 class GroupWritten:
-    """One group of files written by one task."""
+    """One group of files written by one task (``read``: the items it handed to DynamoDB, not
+    those it skipped as written by an earlier run)."""
 
     read: int
     files: int
@@ -118,12 +126,13 @@ def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[Fil
 def write(task: TaskConfig,
           work: Iterator[tuple[float, list[DataFile]]]) -> Iterator[Any]:
     """Write each ``(rate, files)`` group; yields one :class:`GroupWritten` per group and, with
-    ``task.keep_keys``, the key of every item written (what ``--mode replace`` keeps)."""
+    ``task.keep_keys``, the key of every item of the files (what ``--mode replace`` keeps)."""
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
     check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     patience = task.patience()
+    units = _Units(task) if task.recorder is not None else None
     started = time.monotonic()
     for rate, group in work:
         read = files = 0
@@ -131,29 +140,88 @@ def write(task: TaskConfig,
             writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads)
             try:
                 for f in group:
-                    count = 0
+                    count = 0  # the file's items, those an earlier run wrote included
+                    done = units.skip(f.url) if units else ()
+                    first = 1  # the unit being written: its first line, items, write units
+                    items = cost = last = 0
                     with failures.about(f.url):
                         for number, item in read_items(s3_chunks(s3, f.url), f.url,
                                                        task.line_format):
+                            count += 1
+                            last = number
+                            if done and in_ranges(number, done):  # written by an earlier run
+                                if units and items:
+                                    units.record(writer, Unit(f.url, first, number - 1, items))
+                                first, items, cost = number + 1, 0, 0
+                                if task.keep_keys:
+                                    yield formats.key_of(item, keys)
+                                continue
+                            if units and units.full(items, cost):
+                                units.record(writer, Unit(f.url, first, number - 1, items))
+                                first, items, cost = number, 0, 0
                             problem = check(item) if task.check_keys else None
                             if problem:
                                 raise ExportFormatError(
                                     f"{f.url} line {number}: {problem}.",
                                     "Items before it were written; fix the export or import "
                                     "into a table with its key schema.")
-                            writer.put(item)
-                            count += 1
+                            cost += writer.put(item)
+                            items += 1
+                            read += 1
                             if task.keep_keys:
                                 yield formats.key_of(item, keys)
                         wrong = _check_count(f, count)
                         if wrong:
                             raise ExportFormatError(f"{wrong}.", "Its items were written; "
                                                     "restore the file and re-run the import.")
-                    read += count
+                        if units:  # the file's last unit (of no lines when it ends skipped)
+                            units.record(writer, Unit(f.url, first, max(first - 1, last),
+                                                      items, end=True))
                     files += 1
             finally:
                 stats = writer.close()
         yield GroupWritten(read, files, time.monotonic() - started, stats)
+
+
+class _Units:
+    """A write task's side of the run state: which lines to skip, and recording a unit once the
+    writer has flushed it (its own S3 client and patience: S3 is not DynamoDB)."""
+
+    def __init__(self, task: TaskConfig) -> None:
+        assert task.recorder is not None
+        self.recorder = task.recorder
+        self.s3 = client(task.aws, "s3", **no_retry_config())
+        self.patience = Patience(f"S3 ({task.aws.endpoint('s3') or task.aws.region})",
+                                 task.max_retry_time, task.unreachable_after)
+        self.retry = RetryStats()
+
+    def skip(self, url: str) -> tuple[tuple[int, int], ...]:
+        return self.recorder.ranges(url)
+
+    def full(self, items: int, write_units: int) -> bool:
+        return self.recorder.full(items, write_units)
+
+    def record(self, writer: BatchWriter, unit: Unit) -> None:
+        writer.flush()  # every item of the unit acknowledged by DynamoDB, or the task fails
+        self.recorder.record(self.s3, unit, self.retry, self.patience)
+
+
+def read_keys(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[Any]:
+    """The key of every item of ``groups``' files: ``--mode replace`` resuming, for the files an
+    earlier run wrote whole (read again for the delete phase, written no more)."""
+    s3 = client(task.aws, "s3")
+    names = [k["AttributeName"] for k in task.key_schema]
+    for group in groups:
+        for f in group:
+            count = 0
+            with failures.about(f.url):
+                for _number, item in read_items(s3_chunks(s3, f.url), f.url, task.line_format):
+                    count += 1
+                    yield formats.key_of(item, names)
+                wrong = _check_count(f, count)
+                if wrong:
+                    raise ExportFormatError(f"{wrong}.", "Restore the file from the original "
+                                            "export and re-run the import with --resume.")
 
 
 def scan_keys(task: TaskConfig, total_segments: int,

@@ -3,7 +3,9 @@
 One :class:`BatchWriter` per task. It takes the write units a batch will cost from the task's
 :class:`~ddbpipe.throttle.TokenBucket` before sending it, settles with the ConsumedCapacity
 DynamoDB reports, resends unprocessed items with backoff, and keeps a few batches in flight on a
-small thread pool so the task is not idle while DynamoDB answers.
+small thread pool so the task is not idle while DynamoDB answers. :meth:`BatchWriter.flush` waits
+until DynamoDB has taken every item given so far: what a task does before it records a unit of
+work as written (``--resume``, :mod:`ddbpipe.importer.state`).
 """
 
 from __future__ import annotations
@@ -74,9 +76,11 @@ class BatchWriter:
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
 
-    def put(self, item: formats.Item) -> None:
+    def put(self, item: formats.Item) -> int:
+        """Queue ``item``; returns the write units it costs (DynamoDB's size rule)."""
         units = formats.write_units(formats.item_size(item))
         self._add({"PutRequest": {"Item": item}}, item, units)
+        return units
 
     def delete(self, key: formats.Item) -> None:
         self._add({"DeleteRequest": {"Key": key}}, key, 1)
@@ -84,14 +88,15 @@ class BatchWriter:
     def _add(self, request: dict[str, Any], item: formats.Item, units: int) -> None:
         key = formats.key_of(item, self.key_names)
         if key in self._keys:  # one batch may not touch a key twice; the later one wins
-            self.flush()
+            self._submit()
         self._batch.append(request)
         self._keys.add(key)
         self._units += units
         if len(self._batch) >= self.batch_size:
-            self.flush()
+            self._submit()
 
-    def flush(self) -> None:
+    def _submit(self) -> None:
+        """Send the batch being filled (on the pool; at most ``threads x 2`` in flight)."""
         if not self._batch:
             return
         batch, units = self._batch, self._units
@@ -143,13 +148,17 @@ class BatchWriter:
             self.stats.retry.transient += retry.transient
             self.stats.retry.retries += retry.retries
 
+    def flush(self) -> None:
+        """Send what is queued and wait until every batch sent so far is written (unprocessed
+        items retried until DynamoDB took them); raises the first failure."""
+        self._submit()
+        while self._futures:
+            self._futures.pop(0).result()
+
     def close(self) -> WriteStats:
         """Send what is left and wait for every batch; raises the first failure."""
         try:
             self.flush()
-            for f in self._futures:
-                f.result()
-            self._futures = []
         finally:
             self._pool.shutdown(wait=True)
         return self.stats

@@ -248,6 +248,20 @@ def test_schedule_dry_run_touches_nothing(moto_aws, unique, capsys):
     assert schedule.list_schedules(scheduler) == before
 
 
+def test_a_scheduled_import_resumes_only_when_told_and_says_what_that_means(moto_aws, unique,
+                                                                           capsys):
+    from ddbpipe.commands.schedule import RESUME_NOTE
+
+    argv = ["schedule", "create", "--name", f"res-{unique}", "--cron", "rate(1 day)",
+            "--dry-run", "import", "--from", "s3://bkt/x/T/2025-01-01-00-00-00", "--table",
+            "Target", "--write-capacity", "100", "--log-uri", "s3://bkt/logs"]
+    code, text, _ = cli(capsys, *argv, *endpoint(moto_aws))
+    assert code == 0 and RESUME_NOTE not in text and '"--resume"' not in text
+    code, text, _ = cli(capsys, *argv, "--resume", *endpoint(moto_aws))
+    assert code == 0 and RESUME_NOTE in text.splitlines()
+    assert '"--resume"' in text  # in the step's argv
+
+
 def test_scheduler_role_needs_the_cluster_roles(iam_client, unique):
     with pytest.raises(RoleMissing, match="ddbpipe iam setup"):
         iam.ensure_scheduler_role(iam_client, iam.RoleNames(f"none-{unique}", "x"),

@@ -99,8 +99,8 @@ def test_a_stopped_export_resumes_to_exactly_the_table(round_, aws, s3, ddb, buc
     kill_after = rng.randrange(2, total_splits - 3)
     print(f"DDBPIPE_FAULT_SEED={SEED} round {round_}: {kind} after {kill_after} splits")
     prefix = f"r{round_}"
-    s3_front = TcpProxy(moto_server.port).__enter__()
-    ddb_front = TcpProxy(metered.port).__enter__()
+    s3_front = TcpProxy(moto_server.url)
+    ddb_front = TcpProxy(metered.url)
     try:
         env = env_for(ddb_front.url, s3_front.url, aws.region)
         proc = start(env, "export", "--table", table, "--to", f"s3://{bucket}/{prefix}",

@@ -343,7 +343,16 @@ def test_import_names_a_lost_dynamodb_endpoint(aws, dynalite, s3, ddb, bucket,
     assert line.startswith(f"ddbpipe: error: Nothing answers at DynamoDB table {table} "
                            f"({p.url}): no connection for 1")
     assert f"({table} holds part of the export. Re-running the import is safe.)" in line
+    assert line.endswith(f"run the same import with --resume (`ddbpipe import ... --resume`, or "
+                         f"`ddbpipe emr import ... --resume`; its state is in s3://{bucket}/"
+                         f"_ddbpipe-state/import-{table}-{_digest(folder, table)}/).")
     assert 10 < took < 150  # far below 10 minutes, with room for a busy machine
+
+
+def _digest(folder: S3Uri, table: str) -> str:
+    from ddbpipe.importer.state import Identity
+
+    return Identity(str(folder), table, "us-east-1", "merge").digest()
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -403,7 +412,8 @@ def test_ctrl_c_during_import_cancels_and_says_what_is_left(aws, s3, ddb, bucket
     assert proc.returncode == 130
     assert line.startswith(f"ddbpipe: interrupted: Import into {table} stopped by SIGINT; "
                            f"{table} holds part of the export.")
-    assert "Re-run the import: it is safe to repeat." in line
+    assert "Re-run the import: it is safe to repeat. To skip what is written, run the same " \
+           "import with --resume" in line
     written = len(items_of(ddb, table))
     time.sleep(3)
     assert len(items_of(ddb, table)) == written < 400  # nothing writes after the exit

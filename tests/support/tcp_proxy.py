@@ -1,82 +1,87 @@
-"""A TCP forwarder that a test can cut: an endpoint that stops answering part-way through a run
-while the server behind it (and its data) lives on for the run that resumes."""
+"""A TCP proxy in front of a local server that a test can cut: the endpoint becomes unreachable.
+
+Fault tests point a run's endpoint (S3 or DynamoDB) at the proxy, and :meth:`TcpProxy.cut` closes
+its listening socket and every connection it forwards: requests in flight fail as a dropped
+connection does, new ones are refused as when nothing listens. The server behind keeps its data,
+so a later run can go to it directly. Standard library only; binds to 127.0.0.1.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from contextlib import suppress
-from typing import Optional
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
 
 
 class TcpProxy:
-    """Forwards ``127.0.0.1:<port>`` to ``target_port``; :meth:`cut` closes the listener and
-    every open connection (new ones are refused)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or HOST, int(parts.port or 80))
         self._listener = socket.create_server((HOST, 0))
         self.port = int(self._listener.getsockname()[1])
-        self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
         self._cut = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._accepting = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
+        self._accepting.start()
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def __enter__(self) -> TcpProxy:
-        self._thread = threading.Thread(target=self._accept, daemon=True, name="tcp-proxy")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cut()
-
     def _accept(self) -> None:
         while not self._cut.is_set():
             try:
-                client, _ = self._listener.accept()
+                conn, _ = self._listener.accept()
             except OSError:
-                return
+                return  # the listener was closed: cut
             try:
-                upstream = socket.create_connection((HOST, self.target_port))
+                upstream = socket.create_connection(self.upstream, timeout=10)
             except OSError:
-                client.close()
+                conn.close()
                 continue
+            upstream.settimeout(None)
             with self._lock:
                 if self._cut.is_set():
-                    client.close()
+                    conn.close()
                     upstream.close()
                     return
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
+                self._sockets.update((conn, upstream))
+            for a, b in ((conn, upstream), (upstream, conn)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while True:
-                data = src.recv(65536)
+                data = source.recv(65536)
                 if not data:
                     break
-                dst.sendall(data)
+                sink.sendall(data)
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                with suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
 
     def cut(self) -> None:
-        """Stop answering: the port refuses connections, open ones are reset."""
+        """From now on nothing answers at :attr:`url`; open connections are dropped."""
         self._cut.set()
-        with suppress(OSError):
+        with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
-            for s in self._conns:
-                with suppress(OSError):
-                    s.close()
-            self._conns.clear()
+            sockets, self._sockets = list(self._sockets), set()
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(self, *exc: Optional[Any]) -> None:
+        self.cut()
