@@ -25,6 +25,7 @@ import logging
 import math
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Optional
@@ -47,6 +48,7 @@ from ddbpipe.importer.sources import Source, detect
 from ddbpipe.importer.target import check_keys, create_request, create_table
 from ddbpipe.importer.writer import WriteStats
 from ddbpipe.job import Job, Report
+from ddbpipe.progress import Reporter, Target, read_beacons
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.spark import collect
 from ddbpipe.tables import TableInfo, describe
@@ -233,8 +235,9 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[Checked], progress: _P
             from pyspark import StorageLevel
 
             written.persist(StorageLevel.MEMORY_AND_DISK)
-        done: list[tasks.GroupWritten] = collect(
-            f"Import of {cfg.table}", written.filter(tasks.is_group_written).collect)
+        with _progress_lines(s3, cfg, task, source, plan.budget, resume.written.items):
+            done: list[tasks.GroupWritten] = collect(
+                f"Import of {cfg.table}", written.filter(tasks.is_group_written).collect)
         result.read = sum(g.read for g in done)
         result.writes = sum((g.stats for g in done), WriteStats())
     result.write_seconds = time.monotonic() - w0
@@ -262,6 +265,20 @@ def _run(spark: Any, cfg: ImportConfig, checked: Optional[Checked], progress: _P
         if left:
             print(f"ddbpipe: warning: {left}", file=sys.stderr, flush=True)
     return result
+
+
+def _progress_lines(s3: Any, cfg: ImportConfig, task: tasks.TaskConfig, source: Source,
+                    budget: float, before: int) -> AbstractContextManager[Any]:
+    """A progress line every ~10 s while the write pass runs, from the write tasks' beacons
+    under the run state (no state, no beacons: no lines)."""
+    if task.recorder is None:
+        return nullcontext()
+    counts = [f.items for f in source.files]
+    expected = sum(c for c in counts if c is not None) if None not in counts else 0
+    beacons = task.recorder.progress
+    target = Target(f"import into {cfg.table}", "WCU", budget, expected, before,
+                    estimate=False)
+    return Reporter(target, lambda: read_beacons(s3, beacons))
 
 
 def _replace(sc: Any, cfg: ImportConfig, info: TableInfo, task: tasks.TaskConfig,

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Optional
 
+from ddbpipe import layout
 from ddbpipe.errors import DdbpipeError, ResumeStateError
 from ddbpipe.s3uri import S3Uri
 
@@ -44,10 +45,13 @@ if TYPE_CHECKING:
     from ddbpipe.importer.sources import DataFile
     from ddbpipe.throttle import Patience, RetryStats
 
-#: The folder of run states, beside the export folders of a table.
-STATE_DIR = "_ddbpipe-state"
+#: The folder of run states, beside the export folders of a table (an export keeps its own
+#: inside its run folder: ddbpipe/export/state.py).
+STATE_DIR = layout.STATE_DIR
 RUN = "run.json"
 DONE = "done"
+#: The write tasks' progress beacons (ddbpipe.progress), under the run's id.
+PROGRESS = "progress"
 KIND = "ddbpipe-import-state"
 FORMAT = 1
 #: A unit of a data file ends after this many items ...
@@ -353,7 +357,7 @@ def discard(s3: S3Client, location: S3Uri) -> None:
     a folder given as ``--state-prefix`` may hold."""
     from ddbpipe.errors import JobFailed, PermissionDenied
 
-    keys = list(_keys(s3, location.join(DONE)))
+    keys = list(_keys(s3, location.join(DONE))) + list(_keys(s3, location.join(PROGRESS)))
     keys.append(location.join(RUN).key)  # deleting a missing key is no error
     for i in range(0, len(keys), 1000):
         resp = s3.delete_objects(Bucket=location.bucket, Delete={
@@ -496,6 +500,11 @@ class Recorder:
 
     def ranges(self, url: str) -> tuple[Range, ...]:
         return self.written.get(url, ())
+
+    @property
+    def progress(self) -> S3Uri:
+        """Where this run's write tasks keep their progress beacons."""
+        return self.location.join(PROGRESS, self.run_id)
 
     def full(self, items: int, write_units: int) -> bool:
         """Is a unit of ``items`` costing ``write_units`` as large as a unit gets?"""

@@ -29,6 +29,7 @@ from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
 from ddbpipe.importer.state import Recorder, Unit, in_ranges
 from ddbpipe.importer.writer import BatchWriter, WriteStats
+from ddbpipe.progress import Beacon, Tally
 from ddbpipe.throttle import (
     MAX_RETRY_SECONDS,
     UNREACHABLE_SECONDS,
@@ -133,6 +134,8 @@ def write(task: TaskConfig,
     check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
     patience = task.patience()
     units = _Units(task) if task.recorder is not None else None
+    beacon = Beacon(s3, task.recorder.progress) if task.recorder is not None else None
+    moved = Tally()  # this task's items, stored bytes of finished files, write units
     started = time.monotonic()
     for rate, group in work:
         read = files = 0
@@ -165,9 +168,13 @@ def write(task: TaskConfig,
                                     f"{f.url} line {number}: {problem}.",
                                     "Items before it were written; fix the export or import "
                                     "into a table with its key schema.")
-                            cost += writer.put(item)
+                            put = writer.put(item)
+                            cost += put
                             items += 1
                             read += 1
+                            if beacon is not None:
+                                moved = moved + Tally(1, 0, put)
+                                beacon.update(moved)
                             if task.keep_keys:
                                 yield formats.key_of(item, keys)
                         wrong = _check_count(f, count)
@@ -178,8 +185,11 @@ def write(task: TaskConfig,
                             units.record(writer, Unit(f.url, first, max(first - 1, last),
                                                       items, end=True))
                     files += 1
+                    moved = moved + Tally(0, f.size, 0)
             finally:
                 stats = writer.close()
+                if beacon is not None:
+                    beacon.update(moved, force=True)
         yield GroupWritten(read, files, time.monotonic() - started, stats)
 
 

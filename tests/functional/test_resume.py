@@ -403,3 +403,18 @@ def test_a_state_prefix_inside_the_export_folder_is_refused(aws, export, table, 
     code, line = refused(capsys, *cli_args(export, table, "--state-prefix",
                                            f"{export.folder}/state"), "--region", aws.region)
     assert code == 2 and "is inside the export folder" in line
+
+
+def test_progress_lines_while_writing_and_no_beacon_left(aws, spark, s3, ddb, export, table,
+                                                         capsys, monkeypatch):
+    monkeypatch.setenv("DDBPIPE_PROGRESS_SECONDS", "0.5")  # the driver's lines (~3 s of writes)
+    capsys.readouterr()
+    result = importer.run(spark, config(aws, export, table))
+    lines = [x for x in capsys.readouterr().out.splitlines()
+             if x.startswith("ddbpipe: progress: ")]
+    assert result.written == ITEMS and lines
+    assert all(f"import into {table}: " in x and f"WCU/s of {WCU // 2}" in x for x in lines)
+    # A Data Pipeline manifest has no per-file counts: no share and no ETA, never a guess.
+    assert not any("%" in x or "ETA" in x for x in lines)
+    where = location(aws, export, table)
+    assert s3.list_objects_v2(Bucket=where.bucket, Prefix=where.prefix).get("KeyCount", 0) == 0

@@ -126,6 +126,9 @@ def test_a_stopped_export_resumes_to_exactly_the_table(round_, aws, s3, ddb, buc
     finally:
         s3_front.cut()
         ddb_front.cut()
+    if kind == "dynamodb":  # S3 answers: the beacons say how far it got, every 2 s
+        said = [line for line in out.splitlines() if line.startswith("ddbpipe: progress: ")]
+        assert said and all(f": {table}: " in line and " RCU/s of 200" in line for line in said)
     if kind == "sigkill":
         assert proc.returncode == -signal.SIGKILL
     else:
