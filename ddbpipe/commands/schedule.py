@@ -19,6 +19,7 @@ from ddbpipe.aws import add_aws_options, client, resolve
 from ddbpipe.cluster import deadletter, iam, runlimits, schedule
 from ddbpipe.cluster import definition as d
 from ddbpipe.commands import emr, emr_doctor
+from ddbpipe.errors import ConfigError
 
 #: A scheduled import starts over unless told: a run resumed days after the one that stopped
 #: would skip items the table may have changed since (docs/decisions.md, "Import resume").
@@ -95,6 +96,11 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     runlimits.check_minutes(args.timeout)
     aws = resolve(args.region, args.endpoint_url, args.profile)
     dlq = deadletter.parse_arn(args.dlq_arn, aws.region) if args.dlq_arn else None
+    if args.kind == "export" and args.resume:
+        raise ConfigError("A scheduled export cannot --resume: each run writes a new folder, and "
+                          "--resume finishes one stopped run.",
+                          "Finish a stopped run once with `ddbpipe emr export --resume FOLDER "
+                          "--table TABLE ...`; leave --resume out of the schedule.")
     job = emr.job_spec(args.kind, args, aws)
     if args.kind == "import" and args.resume:
         print(RESUME_NOTE, file=out)

@@ -488,6 +488,9 @@ def test_create_table_is_not_left_behind_when_validation_fails(aws, spark, s3, d
      "--resume finishes one table's run folder"),
     (["emr", "export", "--resume", "s3://bkt-x/a/t/1", "--log-uri", "s3://bkt-x/l",
       "--dry-run"], "`ddbpipe emr export --resume` needs --table too"),
+    (["schedule", "create", "--name", "n", "--cron", "rate(1 day)", "--dry-run", "export",
+      "--resume", "s3://bkt-x/a/t/1", "--table", "good", "--log-uri", "s3://bkt-x/l"],
+     "A scheduled export cannot --resume"),
 ])
 def test_every_command_checks_arguments_the_same_way(argv, says, capsys):
     if "--region" not in argv:
