@@ -71,6 +71,7 @@ demo: setup
 bench: setup
 	$(BIN)/pip install -q -e '.[dev,bench]' -e ./dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.resume
 
 local-up: setup
 	$(BIN)/ddbpipe local up

@@ -173,7 +173,11 @@ def render(results: dict[str, Any], command: str) -> str:
         "costs instead of a full re-run (the killed run's own time and units are spent either "
         f"way). Export: {2 * SPLITS_PER_TASK} splits on 2 tasks "
         f"(`DDBPIPE_SPLITS_PER_TASK={SPLITS_PER_TASK}`, what a scan of more than ~15 minutes "
-        "gets); RCU are estimated from the items' sizes, WCU are DynamoDB's ConsumedCapacity.",
+        "gets); RCU are estimated from the items' sizes, WCU are DynamoDB's ConsumedCapacity. "
+        "The resumed part's time includes starting Spark (a few seconds here), which a full "
+        "re-run pays too: on a table that takes hours to move, its time approaches its share of "
+        "units. (The killed import ran longer than a full one because the benchmark counted the "
+        "table every 0.2 s to find its kill point.)",
         "",
         "| run | full re-run | killed after | resumed part | items, full | items, resumed "
         "| units, full | units, resumed |",
@@ -186,6 +190,14 @@ def render(results: dict[str, Any], command: str) -> str:
         lines.append(f"| import | {results.get('import_note', 'not measured')} |||||||")
     lines += ["", END]
     return "\n".join(lines) + "\n"
+
+
+def kept_section(doc: Path) -> str:
+    """This benchmark's section of ``doc`` (``bench.run`` rewrites the rest and keeps it)."""
+    text = doc.read_text() if doc.exists() else ""
+    if BEGIN not in text:
+        return ""
+    return "\n" + text[text.index(BEGIN):text.index(END) + len(END)] + "\n"
 
 
 def write_doc(section: str) -> None:
@@ -202,13 +214,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-import", action="store_true", help="measure the export only")
+    parser.add_argument("--render", metavar="RESULTS_JSON",
+                        help="only render docs/benchmarks.md from a saved results file")
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        write_doc(render(saved, saved["command"]))
+        return 0
     command = "python -m bench.resume " + shlex.join(argv if argv is not None else sys.argv[1:])
     set_local_credentials()
     logs = ROOT / "bench" / "results" / "resume-logs"
     logs.mkdir(parents=True, exist_ok=True)
     stack = Stack.start(logs)
     results: dict[str, Any] = {"items": args.items, "runs": args.runs, "load": os.getloadavg(),
+                               "command": command,
                                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                "export": [], "import": []}
     try:

@@ -54,6 +54,7 @@ from bench import (  # noqa: E402
     paper,
     profiling,
     report,
+    resume,
     stages,
 )
 from bench.stack import BUCKET, HIGH_CAPACITY, Stack, set_local_credentials  # noqa: E402
@@ -813,7 +814,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results["paper"] = paper.terabyte_export(results)
     json_path.write_text(json.dumps(results, indent=1, default=str))
     settings.out_doc.parent.mkdir(parents=True, exist_ok=True)
-    settings.out_doc.write_text(report.render(results, settings.out_doc, ROOT))
+    kept = resume.kept_section(settings.out_doc)  # measured by `python -m bench.resume`
+    settings.out_doc.write_text(report.render(results, settings.out_doc, ROOT) + kept)
     log(f"wrote {settings.out_doc} in {results['total_seconds'] / 60:.1f} min")
     shutil.rmtree(work / "dump-main", ignore_errors=True)
     return 0
