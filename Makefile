@@ -52,9 +52,9 @@ $(CACHE)/node-iam/.installed: deps/iam-eval/package.json deps/iam-eval/package-l
 wheelhouse: venv
 	$(BIN)/python -m ddbpipe.cluster.wheelhouse
 
-# Most of the suite's time is waiting (throttled rates, retry windows, JVM starts), not CPU: three
+# Most of the suite's time is waiting (throttled rates, retry windows, JVM starts), not CPU: four
 # workers, each with its own local servers; the rate-measuring tests share one worker (xdist_group).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: setup
 	$(BIN)/pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup
 
