@@ -14,7 +14,7 @@ Choices, each written down in docs/decisions.md:
   stderr (Python traceback, ddbpipe's one-line error) is the step's ``stderr.gz`` that the launcher
   prints on failure; cluster mode would bury it in YARN container logs.
 * One core node per 1,500 units of capacity x percent (the old template's rule for m3.xlarge),
-  at least one, ``--core-count`` overrides; m3 is retired, so m3.* maps to m5.*.
+  at least one, ``--core-count`` overrides; m1 and m3 are retired, so they map to m5.*.
 """
 
 from __future__ import annotations
@@ -43,8 +43,13 @@ SCHEDULE_TAG = "ddbpipe-schedule"
 
 RELEASE_LABEL = "emr-7.12.0"
 DEFAULT_INSTANCE_TYPE = "m5.xlarge"
-#: m3 is retired; the current general-purpose equivalent of each size.
+#: m1 and m3 are retired (Data Pipeline's templates and definitions name them); the current
+#: general-purpose equivalent of each size (m5.large is the smallest EMR takes).
 RETIRED_INSTANCE_TYPES = {
+    "m1.small": "m5.large",
+    "m1.medium": "m5.large",
+    "m1.large": "m5.large",
+    "m1.xlarge": "m5.xlarge",
     "m3.medium": "m5.large",
     "m3.large": "m5.large",
     "m3.xlarge": "m5.xlarge",
@@ -94,7 +99,7 @@ def folder_uri(uri: S3Uri) -> str:
 
 
 def resolve_instance_type(name: str) -> tuple[str, Optional[str]]:
-    """The instance type to request, and a note when a retired m3 type was mapped."""
+    """The instance type to request, and a note when a retired m1/m3 type was mapped."""
     name = name.strip().lower()
     if not _INSTANCE_TYPE.match(name):
         raise ConfigError(f"--instance-type {name!r} is not an EC2 instance type.",

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ddbpipe.commands.emr",
     "ddbpipe.commands.iam",
     "ddbpipe.commands.schedule",
+    "ddbpipe.commands.migrate",
 )
 
 
