@@ -24,6 +24,8 @@ from ddbpipe.s3uri import S3Uri
 _TOOL = re.compile(r"^org\.apache\.hadoop\.dynamodb\.tools\.DynamoD[bB](Export|Import)$")
 _DURATION = re.compile(r"^\s*(\d+)\s+(minute|hour|day|week)s?\s*$", re.IGNORECASE)
 _MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080}
+#: Data node fields the step reads through ``#{input.x}``/``#{output.x}`` in the templates.
+_NODE_FIELDS = {"tableName", "directoryPath", "readThroughputPercent", "writeThroughputPercent"}
 #: Fields that only give an object its identity or its place in the definition.
 _STRUCTURAL = {"type", "parent"}
 PRECONDITIONS = {"DynamoDBDataExists", "DynamoDBTableExists", "S3KeyExists", "S3PrefixNotEmpty",
@@ -76,6 +78,33 @@ class Migration:
 
 class _NotMigratable(Exception):
     pass
+
+
+def split_step(step: str) -> list[str]:
+    """An EmrActivity step's jar and arguments: split at commas, except escaped ones (``\\,``)
+    and those inside a ``#{...}`` expression (``format(@scheduledStartTime, 'YYYY')``)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(step):
+        ch = step[i]
+        if ch == "\\" and step[i + 1:i + 2] == ",":
+            current.append(",")
+            i += 2
+            continue
+        if step.startswith("#{", i):
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        if ch == "," and not depth:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return parts
 
 
 class _Mapper:
@@ -157,8 +186,7 @@ class _Mapper:
             raise _NotMigratable(f"{act.id} has {len(steps)} steps: ddbpipe migrates one "
                                  "export or import step")
         self.used.add((act.id, "step"))
-        raw = [p.replace("\\,", ",") for p in re.split(r"(?<!\\),", steps[0])]
-        parts = [p.strip() for p in raw]
+        parts = [p.strip() for p in split_step(steps[0])]
         if len(parts) < 2 or not _TOOL.match(parts[1]):
             tool = parts[1] if len(parts) > 1 else parts[0]
             raise _NotMigratable(f"{act.id}'s step runs {tool}, not the connector's DynamoDB "
@@ -446,6 +474,8 @@ class _Mapper:
                 shown = ", ".join(v.id if isinstance(v, Ref) else v for v in values)
                 kind = obj.type or obj.id
                 reason = REASONS.get(key, f"ddbpipe has no equivalent of {kind}.{key}")
+                if key in _NODE_FIELDS and obj.type in ("DynamoDBDataNode", "S3DataNode"):
+                    reason = "the step's arguments do not read it; they were used instead"
                 if obj.type == "SnsAlarm":
                     reason = REASONS["onFail"]
                 self.result.dropped.append(Row(f"{obj.id}.{key}", shown, reason))
@@ -462,10 +492,7 @@ class _Mapper:
                                            f"ddbpipe plans the segments itself ({tool}'s "
                                            "extra arguments are not used)"))
         table_node = self.ref(act, "input" if self.result.kind == "export" else "output")
-        folder_node = self.ref(act, "output" if self.result.kind == "export" else "input")
-        for node in (table_node, folder_node):
-            if node is not None:  # the step read them through #{input.x}/#{output.x}, or not
-                self.used.add((node.id, "directoryPath" if node is folder_node else "tableName"))
+        self.ref(act, "output" if self.result.kind == "export" else "input")
         cron = self.when(act)
         self.cluster_of(act, table_node)
         self.roles_and_logs(act)

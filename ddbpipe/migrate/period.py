@@ -2,8 +2,8 @@
 
 Data Pipeline runs every ``N minutes|hours|days|weeks|months`` from ``startDateTime`` (or from
 the activation). Scheduler's ``rate()`` knows minutes, hours and days and starts counting when the
-schedule is created; a start time of day is kept with ``cron()`` where one exists (a daily or
-weekly period), and a monthly period needs one (the day of the month).
+schedule is created; a start time is kept with ``cron()`` where one exists (one day, one week, a
+number of hours that divides 24), and a monthly period needs one (the day of the month).
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ def expression(period: str, start: Optional[datetime]) -> Expression:
         day = _DAYS[start.weekday()]
         return Expression(f"cron({start.minute} {start.hour} ? * {day} *)",
                           f"every {day} at {start:%H:%M} UTC, the startDateTime's day and time")
+    if unit == "hour" and start is not None and 24 % n == 0:
+        return Expression(f"cron({start.minute} {start.hour % n}/{n} * * ? *)",
+                          f"every {n} hour{plural} from {start.hour % n:02d}:{start.minute:02d} "
+                          "UTC, the startDateTime's phase")
     if unit == "week":
         n, unit, plural = n * 7, "day", "s"
     note = None

@@ -20,7 +20,7 @@ from ddbpipe.cli import build_parser, main
 from ddbpipe.cluster import definition as d
 from ddbpipe.cluster import schedule as sched
 from ddbpipe.commands import emr, schedule
-from ddbpipe.migrate import period
+from ddbpipe.migrate import mapping, period
 
 DATA = Path(__file__).parent / "data" / "datapipeline"
 
@@ -203,7 +203,8 @@ def test_recurring_schedule_keeps_the_start_time_of_day_and_reports_the_end_date
     ("1 Week", None, "rate(7 days)"),
     ("2 weeks", None, "rate(14 days)"),
     ("1 Week", "2024-01-31T03:15:00", "cron(15 3 ? * WED *)"),
-    ("6 Hours", "2024-01-31T03:15:00", "rate(6 hours)"),
+    ("6 Hours", "2024-01-31T03:15:00", "cron(15 3/6 * * ? *)"),
+    ("5 Hours", "2024-01-31T03:15:00", "rate(5 hours)"),
     ("1 Month", "2024-01-15T02:00:00", "cron(0 2 15 * ? *)"),
 ])
 def test_periods_become_scheduler_expressions(text, start, expected):
@@ -315,3 +316,31 @@ def test_the_printed_command_parses_with_the_real_cli_parser(name, values, capsy
     else:
         assert args.table == "Orders" and args.source and 0.1 <= args.write_percent <= 1
     assert emr.job_args(result.kind, args)  # the job's own options come back out of it
+
+
+def test_an_import_from_a_folder_named_by_the_run_time_is_not_migratable():
+    doc = load("import-template.json")
+    node = next(o for o in doc["objects"] if o["id"] == "S3InputDataNode")
+    node["directoryPath"] = "#{myInputS3Loc}/#{format(@scheduledStartTime, 'YYYY-MM-dd')}"
+    result = run(doc)
+    assert not result.migrated and "depends on the run's time" in result.problems[0]
+
+
+def test_a_step_with_literal_arguments_still_accounts_for_the_node_fields():
+    doc = load("export-template.json")
+    act = next(o for o in doc["objects"] if o["id"] == "TableBackupActivity")
+    act["step"] = ("s3://bucket/tools.jar,org.apache.hadoop.dynamodb.tools.DynamoDBExport,"
+                   "s3://other/backups/#{format(@scheduledStartTime,'YYYY-MM-dd-HH-mm-ss')},"
+                   "Orders,0.5")
+    result = run(doc)
+    assert result.argv[result.argv.index("--to") + 1] == "s3://other/backups"
+    assert rows(result.mapped)["TableBackupActivity.step[1]"].where == "--table Orders"
+    dropped = rows(result.dropped)
+    assert "do not read it" in dropped["S3BackupLocation.directoryPath"].where
+    assert "do not read it" in dropped["DDBSourceTable.tableName"].where
+
+
+def test_step_commas_inside_expressions_and_escaped_commas_do_not_split():
+    step = "a.jar,Main,s3://b/#{format(@scheduledStartTime, 'YYYY')}/x,T\\,1,0.5"
+    assert mapping.split_step(step) == [
+        "a.jar", "Main", "s3://b/#{format(@scheduledStartTime, 'YYYY')}/x", "T,1", "0.5"]
