@@ -105,7 +105,7 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, scheduled: bool = Fa
                             "s3://<log bucket>/ddbpipe-staging/; never inside --log-uri)")
     group.add_argument("--instance-type", default=d.DEFAULT_INSTANCE_TYPE,
                        help=f"leader and core node type (default {d.DEFAULT_INSTANCE_TYPE}, "
-                            "today's m3.xlarge; retired m3.* types are mapped to m5.*)")
+                            "today's m3.xlarge; retired m1.* and m3.* types are mapped to m5.*)")
     group.add_argument("--core-count", type=int, metavar="N",
                        help=f"core nodes (default: one per {d.UNITS_PER_CORE:,} units of "
                             "capacity x percent, shown by --dry-run)")

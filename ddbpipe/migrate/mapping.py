@@ -432,7 +432,8 @@ class _Mapper:
             minutes = int(m.group(1)) * _MINUTES[m.group(2).lower()]
             if "--timeout" in self.run:
                 self.result.dropped.append(Row(f"{obj.id}.{key}", text,
-                                               "the run has one time limit: the other one"))
+                                               f"the run has one time limit, taken from "
+                                               f"{emr.id}.terminateAfter"))
                 continue
             self.run += ["--timeout", str(minutes)]
             self.mapped(obj, key, text, f"--timeout {minutes} (minutes)")

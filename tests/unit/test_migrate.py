@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from ddbpipe import migrate as m
+from ddbpipe.aws import resolve
 from ddbpipe.cli import build_parser, main
 from ddbpipe.cluster import definition as d
+from ddbpipe.cluster import runlimits
 from ddbpipe.cluster import schedule as sched
 from ddbpipe.commands import emr, schedule
 from ddbpipe.migrate import mapping, period
@@ -315,7 +317,17 @@ def test_the_printed_command_parses_with_the_real_cli_parser(name, values, capsy
         assert args.table == ["Orders"] and args.to and 0.1 <= args.read_percent <= 1
     else:
         assert args.table == "Orders" and args.source and 0.1 <= args.write_percent <= 1
-    assert emr.job_args(result.kind, args)  # the job's own options come back out of it
+    # ... and pass the checks `schedule create` / `emr export|import` make before any AWS call
+    aws = resolve(args.region, None, None, env={})
+    job = emr.job_spec(result.kind, args, aws)
+    assert job.tables == ("Orders",) and job.region == args.region
+    options = emr.cluster_options(args)
+    assert options.service_role == d.DATAPIPELINE_SERVICE_ROLE
+    assert options.instance_type in ("m5.xlarge", "m5.large")
+    if not result.run_once:
+        sched.check_name(args.name)
+        sched.check_expression(args.cron)
+        runlimits.check_minutes(args.timeout)
 
 
 def test_an_import_from_a_folder_named_by_the_run_time_is_not_migratable():
