@@ -197,7 +197,7 @@ class _Mapper:
         self.result.kind = match.group(1).lower()
         if len(parts) < 4:
             raise _NotMigratable(f"{act.id}'s step gives {parts[1]} {len(parts) - 2} arguments; "
-                                 "it takes a folder, a table and a ratio")
+                                 "it takes a folder, a table and a ratio (optional)")
         try:
             args = [evaluate(self.df, act, p) for p in parts[2:]]
         except Unsupported as err:
@@ -225,7 +225,7 @@ class _Mapper:
             self.result.mapped.append(Row(f"{act.id}.step[{index}]", value, where))
 
     def export(self, act: PipelineObject, raw: list[str], args: list[str]) -> None:
-        path, table, ratio = args[0], args[1], args[2]
+        path, table = args[0], args[1]
         self.table(table, raw[1], act)
         if RUN_TIME in path:
             prefix, _, after = path.partition(RUN_TIME)
@@ -242,10 +242,10 @@ class _Mapper:
                   "--from` reads both)")
         self.job += ["--table", table, "--to", str(uri)]
         self.arg(act, 0, raw[0], path, f"--to {uri}: {layout}")
-        self.percent(act, raw[2], ratio, "read")
+        self.percent(act, raw, args, "read")
 
     def import_(self, act: PipelineObject, raw: list[str], args: list[str]) -> None:
-        path, table, ratio = args[0], args[1], args[2]
+        path, table = args[0], args[1]
         if RUN_TIME in path:
             raise _NotMigratable(f"the import folder {path} depends on the run's time; "
                                  "`ddbpipe import --from` reads one export folder")
@@ -253,7 +253,7 @@ class _Mapper:
         self.job += ["--from", str(uri)]
         self.arg(act, 0, raw[0], path, f"--from {uri}")
         self.table(table, raw[1], act)
-        self.percent(act, raw[2], ratio, "write")
+        self.percent(act, raw, args, "write")
         self.result.mapped.append(Row(f"{act.id}.step (DynamoDBImport)", "put items",
                                       "import --mode merge (the default): items of the export "
                                       "replace those with the same key, others stay, as before"))
@@ -267,8 +267,14 @@ class _Mapper:
             self.job += ["--table", table]
         self.arg(act, 1, raw, table, f"--table {table}")
 
-    def percent(self, act: PipelineObject, raw: str, value: str, direction: str) -> None:
+    def percent(self, act: PipelineObject, raw: list[str], args: list[str],
+                direction: str) -> None:
         flag = f"--{direction}-percent"
+        if len(args) < 3:  # the tool's default, dynamodb.throughput.*.percent, is ddbpipe's
+            self.result.mapped.append(Row(f"{act.id}.step", "(no ratio: the tool's 0.5)",
+                                          f"{flag} 0.5, ddbpipe's default"))
+            return
+        value = args[2]
         try:
             number = checks.check_percent(float(value), flag)
         except ValueError:
@@ -276,7 +282,7 @@ class _Mapper:
         except ConfigError as err:
             raise _NotMigratable(err.what) from None
         self.job += [flag, f"{number:g}"]
-        self.arg(act, 2, raw, value, f"{flag} {number:g}")
+        self.arg(act, 2, raw[2], value, f"{flag} {number:g}")
 
     def s3(self, text: str, what: str) -> S3Uri:
         try:

@@ -356,3 +356,14 @@ def test_step_commas_inside_expressions_and_escaped_commas_do_not_split():
     step = "a.jar,Main,s3://b/#{format(@scheduledStartTime, 'YYYY')}/x,T\\,1,0.5"
     assert mapping.split_step(step) == [
         "a.jar", "Main", "s3://b/#{format(@scheduledStartTime, 'YYYY')}/x", "T,1", "0.5"]
+
+
+def test_a_step_without_ratio_takes_the_default_percent_both_tools_share():
+    doc = load("import-template.json")
+    act = next(o for o in doc["objects"] if o["id"] == "TableLoadActivity")
+    act["step"] = act["step"].rsplit(",", 1)[0]
+    result = run(doc)
+    assert result.migrated and "--write-percent" not in result.argv
+    assert build_parser().parse_args(result.argv).write_percent == 0.5
+    dropped = rows(result.dropped)
+    assert "do not read it" in dropped["DDBDestinationTable.writeThroughputPercent"].where
