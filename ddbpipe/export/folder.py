@@ -70,7 +70,7 @@ def check_writable(s3: S3Client, dest: S3Uri) -> None:
     s3.delete_object(Bucket=probe.bucket, Key=probe.key)
 
 
-def _list_keys(s3: S3Client, folder: S3Uri) -> list[str]:
+def list_keys(s3: S3Client, folder: S3Uri) -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket,
                                                              Prefix=folder.prefix):
@@ -78,7 +78,7 @@ def _list_keys(s3: S3Client, folder: S3Uri) -> list[str]:
     return keys
 
 
-def _delete_keys(s3: S3Client, bucket: str, keys: Sequence[str]) -> None:
+def delete_keys(s3: S3Client, bucket: str, keys: Sequence[str]) -> None:
     for start in range(0, len(keys), 1000):
         chunk = keys[start:start + 1000]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk],
@@ -94,7 +94,7 @@ def is_committed(s3: S3Client, folder: S3Uri) -> bool:
 
 def start(s3: S3Client, folder: S3Uri) -> None:
     """Refuse a folder that holds anything; mark the new one as in progress."""
-    existing = _list_keys(s3, folder)
+    existing = list_keys(s3, folder)
     if existing:
         raise ConfigError(f"{folder}/ already holds {len(existing)} objects.",
                           "Export to a new folder (each run takes a new timestamp).")
@@ -108,9 +108,9 @@ def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> i
     Returns how many were deleted."""
     keep = set(committed) | {folder.join(layout.IN_PROGRESS).key}
     state = folder.join(layout.STATE_DIR).prefix
-    orphans = [k for k in _list_keys(s3, folder) if k not in keep and not k.startswith(state)]
+    orphans = [k for k in list_keys(s3, folder) if k not in keep and not k.startswith(state)]
     if orphans:
-        _delete_keys(s3, folder.bucket, orphans)
+        delete_keys(s3, folder.bucket, orphans)
     return len(orphans)
 
 
@@ -182,7 +182,7 @@ def abort(s3: S3Client, folder: S3Uri) -> str:
     """Empty the folder of a run that stopped before it recorded its plan (nothing was read);
     returns what the user is told about it."""
     try:
-        _delete_keys(s3, folder.bucket, _list_keys(s3, folder))
+        delete_keys(s3, folder.bucket, list_keys(s3, folder))
     except Exception as err:  # keep the original error; say what is left
         log.debug("could not clean %s/", folder, exc_info=True)
         return (f"{folder}/ could not be emptied ({type(err).__name__}): it holds an unfinished "

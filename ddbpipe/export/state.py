@@ -125,11 +125,7 @@ def read_splits(s3: S3Client, folder: S3Uri) -> dict[int, list[FileCommit]]:
 
 def clear(s3: S3Client, folder: S3Uri) -> None:
     """Delete the state of a committed folder (its data, manifest and markers stay)."""
+    from ddbpipe.export.folder import delete_keys, list_keys
+
     state = state_folder(folder)
-    keys = [obj["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(
-                Bucket=folder.bucket, Prefix=state.prefix)
-            for obj in page.get("Contents", [])]
-    for start in range(0, len(keys), 1000):
-        s3.delete_objects(Bucket=folder.bucket, Delete={
-            "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+    delete_keys(s3, folder.bucket, list_keys(s3, state))
