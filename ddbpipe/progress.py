@@ -67,6 +67,11 @@ class Beacon:
         self.every = interval() if every is None else every
         self._last = time.monotonic()
 
+    def due(self) -> bool:
+        """True when the next :meth:`update` would write (callers on a per-item path ask first
+        and build their :class:`Tally` only then)."""
+        return time.monotonic() - self._last >= self.every
+
     def update(self, tally: Tally, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.every:

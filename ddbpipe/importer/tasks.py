@@ -135,7 +135,7 @@ def write(task: TaskConfig,
     patience = task.patience()
     units = _Units(task) if task.recorder is not None else None
     beacon = Beacon(s3, task.recorder.progress) if task.recorder is not None else None
-    moved = Tally()  # this task's items, stored bytes of finished files, write units
+    moved_items = moved_bytes = moved_units = 0  # this task's, for its progress beacon
     started = time.monotonic()
     for rate, group in work:
         read = files = 0
@@ -172,9 +172,10 @@ def write(task: TaskConfig,
                             cost += put
                             items += 1
                             read += 1
-                            if beacon is not None:
-                                moved = moved + Tally(1, 0, put)
-                                beacon.update(moved)
+                            moved_items += 1
+                            moved_units += put
+                            if beacon is not None and beacon.due():
+                                beacon.update(Tally(moved_items, moved_bytes, moved_units))
                             if task.keep_keys:
                                 yield formats.key_of(item, keys)
                         wrong = _check_count(f, count)
@@ -185,11 +186,11 @@ def write(task: TaskConfig,
                             units.record(writer, Unit(f.url, first, max(first - 1, last),
                                                       items, end=True))
                     files += 1
-                    moved = moved + Tally(0, f.size, 0)
+                    moved_bytes += f.size
             finally:
                 stats = writer.close()
                 if beacon is not None:
-                    beacon.update(moved, force=True)
+                    beacon.update(Tally(moved_items, moved_bytes, moved_units), force=True)
         yield GroupWritten(read, files, time.monotonic() - started, stats)
 
 
