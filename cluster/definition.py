@@ -45,13 +45,15 @@ RELEASE_LABEL = "emr-7.12.0"
 DEFAULT_INSTANCE_TYPE = "m5.xlarge"
 #: m1 and m3 are retired (Data Pipeline's templates and definitions name them); the current
 #: general-purpose equivalent of each size (m5.large is the smallest EMR takes).
+#: Each maps to the current m5 of at least its memory, and never below xlarge: the smallest
+#: size ddbpipe sizes Spark executors for (``executors.SHAPES``; a test holds them together).
 RETIRED_INSTANCE_TYPES = {
-    "m1.small": "m5.large",
-    "m1.medium": "m5.large",
-    "m1.large": "m5.large",
+    "m1.small": "m5.xlarge",
+    "m1.medium": "m5.xlarge",
+    "m1.large": "m5.xlarge",
     "m1.xlarge": "m5.xlarge",
-    "m3.medium": "m5.large",
-    "m3.large": "m5.large",
+    "m3.medium": "m5.xlarge",
+    "m3.large": "m5.xlarge",
     "m3.xlarge": "m5.xlarge",
     "m3.2xlarge": "m5.2xlarge",
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +20,24 @@ from ddbpipe import migrate as m
 from ddbpipe.aws import resolve
 from ddbpipe.cli import build_parser, main
 from ddbpipe.cluster import definition as d
-from ddbpipe.cluster import runlimits
+from ddbpipe.cluster import executors, runlimits
 from ddbpipe.cluster import schedule as sched
 from ddbpipe.commands import emr, schedule
+from ddbpipe.errors import ConfigError
 from ddbpipe.migrate import mapping, period
+from tests.support.pipelines import DATA, api_form, load
 
-DATA = Path(__file__).parent / "data" / "datapipeline"
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((DATA / name).read_text())
+#: The present, as the tests see it: start and end dates are before or after it.
+NOW = datetime(2026, 6, 1, 12, 0, 0)
 
 
 def run(doc: dict[str, Any], *overrides: dict[str, str], name: str = "orders-backup",
         log_uri: str | None = None) -> m.Migration:
-    return m.migrate(m.parse("test.json", doc, list(overrides)), name, log_uri)
+    return m.migrate(m.parse("test.json", doc, list(overrides)), name, log_uri, now=NOW)
 
 
 def rows(rows: list[m.Row]) -> dict[str, m.Row]:
     return {r.field: r for r in rows}
-
-
-def api_form(doc: dict[str, Any]) -> dict[str, Any]:
-    """The same definition as PutPipelineDefinition/GetPipelineDefinition spell it."""
-    objects = []
-    for obj in doc["objects"]:
-        fields = []
-        for key, val in obj.items():
-            if key in ("id", "name"):
-                continue
-            for v in val if isinstance(val, list) else [val]:
-                fields.append({"key": key, "refValue": v["ref"]} if isinstance(v, dict)
-                              else {"key": key, "stringValue": v})
-        objects.append({"id": obj["id"], "name": obj.get("name", obj["id"]), "fields": fields})
-    params = [{"id": p["id"], "attributes": [{"key": k, "stringValue": v}
-                                             for k, v in p.items() if k != "id"]}
-              for p in doc.get("parameters", [])]
-    values = [{"id": k, "stringValue": v} for k, v in doc.get("values", {}).items()]
-    return {"pipelineObjects": objects, "parameterObjects": params, "parameterValues": values}
 
 
 # --- the console templates ---------------------------------------------------------------------
@@ -160,11 +141,12 @@ def test_older_dynamodbexport_step_with_format_scheduled_start_time_is_a_daily_s
     assert result.argv == [
         "schedule", "create", "--name", "orders-backup", "--cron", "rate(1 day)", "export",
         "--table", "Orders", "--to", "s3://backups-example/dynamodb", "--read-percent", "0.2",
-        "--instance-type", "m5.large", "--core-count", "1", "--subnet-id", "subnet-0123abcd",
+        "--instance-type", "m5.xlarge", "--core-count", "1", "--subnet-id", "subnet-0123abcd",
         "--datapipeline-roles", "--log-uri", "s3://backups-example/datapipeline-logs/",
-        "--timeout", "120", "--region", "eu-west-1"]
+        "--retries", "2", "--timeout", "120", "--region", "eu-west-1"]
     mapped, dropped = rows(result.mapped), rows(result.dropped)
     assert mapped["EmrClusterForBackup.terminateAfter"].where == "--timeout 120 (minutes)"
+    assert mapped["TableBackupActivity.maximumRetries"].where.startswith("--retries 2: ")
     assert "m1.medium is retired" in mapped["EmrClusterForBackup.coreInstanceType"].where
     assert {"EmrClusterForBackup.amiVersion", "EmrClusterForBackup.keyPair",
             "TableBackupActivity.onFail", "FailureNotify.topicArn"} <= set(dropped)
@@ -190,12 +172,42 @@ def test_one_occurrence_is_a_one_off_run():
     assert {"DefaultSchedule.period", "DefaultSchedule.startDateTime"} <= set(rows(result.dropped))
 
 
-def test_recurring_schedule_keeps_the_start_time_of_day_and_reports_the_end_date():
+def test_recurring_schedule_keeps_the_start_time_of_day_and_carries_the_end_date():
+    result = run(with_schedule(period="1 Day", startDateTime="2024-02-01T03:30:00",
+                               endDateTime="2027-01-01T00:00:00"))
+    assert result.argv[result.argv.index("--cron") + 1] == "cron(30 3 * * ? *)"
+    assert "--start-date" not in result.argv  # passed: Scheduler refuses a start in the past
+    assert result.argv[result.argv.index("--end-date") + 1] == "2027-01-01T00:00:00"
+    assert rows(result.mapped)["DefaultSchedule.endDateTime"].where.startswith(
+        "--end-date 2027-01-01T00:00:00")
+
+
+def test_a_start_date_to_come_is_carried_with_the_rate():
+    result = run(with_schedule(period="5 Hours", startDateTime="2026-07-04T01:00:00"))
+    assert result.argv[result.argv.index("--cron") + 1] == "rate(5 hours)"
+    assert result.argv[result.argv.index("--start-date") + 1] == "2026-07-04T01:00:00"
+    # What ddbpipe prints, `schedule create` takes: the dates land in the request as UTC.
+    start, end = sched.check_dates("2026-07-04T01:00:00", "2027-01-01T00:00:00Z",
+                                   now=NOW.replace(tzinfo=timezone.utc))
+    assert (start, end) == ("2026-07-04T01:00:00Z", "2027-01-01T00:00:00Z")
+
+
+def test_a_pipeline_whose_end_date_has_passed_is_not_migrated():
     result = run(with_schedule(period="1 Day", startDateTime="2024-02-01T03:30:00",
                                endDateTime="2025-01-01T00:00:00"))
-    assert result.argv[result.argv.index("--cron") + 1] == "cron(30 3 * * ? *)"
-    dropped = rows(result.dropped)
-    assert "ddbpipe schedule delete" in dropped["DefaultSchedule.endDateTime"].where
+    assert not result.migrated and not result.argv
+    assert "DefaultSchedule.endDateTime 2025-01-01T00:00:00 has passed" in result.problems[0]
+
+
+@pytest.mark.parametrize("start, end, message", [
+    ("2026-05-01T00:00:00", None, "--start-date 2026-05-01T00:00:00 is in the past"),
+    (None, "2026-05-01T00:00:00", "--end-date 2026-05-01T00:00:00 is not after the present"),
+    ("2026-08-01T00:00:00", "2026-07-01T00:00:00", "is not after the start date"),
+    ("2026-08-01 00:00", None, "is not a UTC date-time"),
+])
+def test_schedule_dates_the_scheduler_would_refuse_are_refused_first(start, end, message):
+    with pytest.raises(ConfigError, match=message):
+        sched.check_dates(start, end, now=NOW.replace(tzinfo=timezone.utc))
 
 
 @pytest.mark.parametrize("text, start, expected", [
@@ -286,8 +298,13 @@ def test_custom_roles_become_the_role_flags():
 
 
 def test_m1_types_map_to_the_current_generation():
-    assert d.resolve_instance_type("m1.medium")[0] == "m5.large"
+    assert d.resolve_instance_type("m1.medium")[0] == "m5.xlarge"
     assert d.resolve_instance_type("m1.xlarge")[0] == "m5.xlarge"
+
+
+@pytest.mark.parametrize("old", sorted(d.RETIRED_INSTANCE_TYPES))
+def test_every_retired_type_maps_to_one_ddbpipe_can_size_executors_for(old):
+    executors.plan(d.resolve_instance_type(old)[0], 1)  # refuses a type it cannot size
 
 
 # --- the printed command is one ddbpipe accepts ------------------------------------------------
@@ -323,7 +340,8 @@ def test_the_printed_command_parses_with_the_real_cli_parser(name, values, capsy
     assert job.tables == ("Orders",) and job.region == args.region
     options = emr.cluster_options(args)
     assert options.service_role == d.DATAPIPELINE_SERVICE_ROLE
-    assert options.instance_type in ("m5.xlarge", "m5.large")
+    assert options.instance_type == "m5.xlarge"
+    executors.plan(options.instance_type, 1)
     if not result.run_once:
         sched.check_name(args.name)
         sched.check_expression(args.cron)
