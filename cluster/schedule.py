@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
 from ddbpipe.aws import error_code
@@ -27,6 +28,10 @@ RUN_JOB_FLOW_ACTION = ":scheduler:::aws-sdk:emr:runJobFlow"
 #: RunJobFlow has no idempotency token, so a retry of a call that did go through would start a
 #: second cluster.
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+#: CreateSchedule's bounds: MaximumRetryAttempts 0-185; a StartDate no earlier than 5 minutes ago.
+MAX_RETRIES = 185
+START_DATE_SLACK = timedelta(minutes=5)
+_DATE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z?$")
 
 
 
@@ -71,6 +76,47 @@ def check_expression(expression: str) -> str:
     return text
 
 
+def parse_date(text: str, flag: str) -> datetime:
+    """``YYYY-MM-DDTHH:MM:SS`` (UTC, an optional ``Z``) as an aware datetime."""
+    m = _DATE.match(text.strip())
+    try:
+        if m is None:
+            raise ValueError(text)
+        return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a UTC date-time.",
+                          "Write it like 2027-01-31T03:00:00 (UTC).") from None
+
+
+def check_dates(start: Optional[str], end: Optional[str],
+                now: Optional[datetime] = None) -> tuple[Optional[str], Optional[str]]:
+    """``--start-date``/``--end-date`` as CreateSchedule takes them (ISO 8601, UTC), refused
+    here when the service would refuse them: a start more than 5 minutes past, an end that is
+    past or not after the start."""
+    now = now or datetime.now(timezone.utc)
+    begin = parse_date(start, "--start-date") if start else None
+    finish = parse_date(end, "--end-date") if end else None
+    if begin is not None and begin < now - START_DATE_SLACK:
+        raise ConfigError(f"--start-date {start} is in the past; EventBridge Scheduler takes no "
+                          "start date more than 5 minutes ago.",
+                          "Leave --start-date out (the schedule starts when it is created) or "
+                          "give a later one.")
+    if finish is not None and finish <= max(now, begin or now):
+        raise ConfigError(f"--end-date {end} is not after the "
+                          f"{'start date' if begin and begin > now else 'present time'}.",
+                          "Give a later --end-date, or leave it out.")
+    return (None if begin is None else begin.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            None if finish is None else finish.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def check_retries(retries: int) -> int:
+    if not 0 <= retries <= MAX_RETRIES:
+        raise ConfigError(f"--retries {retries} is out of range.",
+                          f"Give 0 to {MAX_RETRIES} (EventBridge Scheduler's "
+                          "MaximumRetryAttempts).")
+    return retries
+
+
 def create_schedule_request(
     *,
     name: str,
@@ -83,8 +129,12 @@ def create_schedule_request(
     timezone: Optional[str] = None,
     description: str = "",
     enabled: bool = True,
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    retries: int = RETRY_POLICY["MaximumRetryAttempts"],
 ) -> dict[str, Any]:
-    """The CreateSchedule request whose target starts the cluster of ``run_job_flow``."""
+    """The CreateSchedule request whose target starts the cluster of ``run_job_flow``; dates as
+    :func:`check_dates` returns them."""
     request: dict[str, Any] = {
         "Name": check_name(name),
         "GroupName": group,
@@ -95,9 +145,13 @@ def create_schedule_request(
             "Arn": run_job_flow_target(region),
             "RoleArn": role_arn,
             "Input": json.dumps(run_job_flow, sort_keys=True),
-            "RetryPolicy": dict(RETRY_POLICY),
+            "RetryPolicy": {**RETRY_POLICY, "MaximumRetryAttempts": check_retries(retries)},
         },
     }
+    if start_date:
+        request["StartDate"] = start_date
+    if end_date:
+        request["EndDate"] = end_date
     if dlq_arn:
         request["Target"]["DeadLetterConfig"] = {"Arn": dlq_arn}
     if timezone:

@@ -38,6 +38,15 @@ def _add_schedule_run_options(parser: argparse.ArgumentParser) -> None:
                        default=runlimits.DEFAULT_SCHEDULE_MINUTES,
                        help="stop a run's step after this long on the cluster, which then "
                             f"terminates (default {runlimits.DEFAULT_SCHEDULE_MINUTES}, 24 h)")
+    group.add_argument("--start-date", metavar="YYYY-MM-DDTHH:MM:SS",
+                       help="no run before this time (UTC; default: from creation on)")
+    group.add_argument("--end-date", metavar="YYYY-MM-DDTHH:MM:SS",
+                       help="no run after this time (UTC; default: none)")
+    group.add_argument("--retries", type=int, metavar="N",
+                       default=schedule.RETRY_POLICY["MaximumRetryAttempts"],
+                       help="times the scheduler retries a launch that fails, within an hour "
+                            f"(default {schedule.RETRY_POLICY['MaximumRetryAttempts']}; a run "
+                            "that fails on the cluster is not re-run)")
     group.add_argument("--dlq-arn", metavar="ARN",
                        help="SQS queue for launches that fail after the retries (default: "
                             f"{deadletter.QUEUE_NAME}, created when absent)")
@@ -94,6 +103,8 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     schedule.check_name(args.name)
     schedule.check_expression(args.cron)
     runlimits.check_minutes(args.timeout)
+    start_date, end_date = schedule.check_dates(args.start_date, args.end_date)
+    schedule.check_retries(args.retries)
     aws = resolve(args.region, args.endpoint_url, args.profile)
     dlq = deadletter.parse_arn(args.dlq_arn, aws.region) if args.dlq_arn else None
     if args.kind == "export" and args.resume:
@@ -114,7 +125,8 @@ def _create(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         return schedule.create_schedule_request(
             name=args.name, expression=args.cron, role_arn=role, run_job_flow=plan.request,
             region=aws.region, dlq_arn=dlq_arn, group=args.group, timezone=args.timezone,
-            description=description, enabled=not args.disabled)
+            description=description, enabled=not args.disabled, start_date=start_date,
+            end_date=end_date, retries=args.retries)
 
     if args.dry_run:
         plan = d.plan_schedule(job, options, name=args.name, capacities=caps,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Optional
 
 from ddbpipe import checks
@@ -37,15 +38,12 @@ REASONS = {
     "amiVersion": f"ddbpipe runs its Spark job on its own release ({d.RELEASE_LABEL}); "
                   "--release-label takes another",
     "keyPair": "ddbpipe's clusters take no SSH key; the step's logs are under --log-uri",
-    "maximumRetries": "a failed ddbpipe run is not retried: Scheduler retries the launch (its "
-                      "retry policy) and sends launches that still fail to the dead-letter queue",
+    "maximumRetries": "a one-off ddbpipe run that fails is not retried: run the command again",
     "failureAndRerunMode": "one activity: there is nothing to cascade",
     "onFail": "ddbpipe sends no SNS notice: failed launches go to the dead-letter queue "
               "(--dlq-arn), a failed run shows in the EMR cluster's state and logs",
     "onSuccess": "ddbpipe sends no SNS notice",
     "onLateAction": "ddbpipe sends no SNS notice",
-    "endDateTime": "`ddbpipe schedule create` takes no end date: delete the schedule then "
-                   "(`ddbpipe schedule delete --name NAME`)",
     "useOnDemandOnLastAttempt": "ddbpipe's clusters are on-demand",
     "coreInstanceBidPrice": "ddbpipe's clusters are on-demand",
     "bootstrapAction": "ddbpipe's bootstrap action installs ddbpipe; no other is run",
@@ -108,8 +106,10 @@ def split_step(step: str) -> list[str]:
 
 
 class _Mapper:
-    def __init__(self, definition: Definition, name: str, log_uri: Optional[str]) -> None:
+    def __init__(self, definition: Definition, name: str, log_uri: Optional[str],
+                 now: datetime) -> None:
         self.df = definition
+        self.now = now
         self.name = name
         self.log_uri = log_uri
         self.result = Migration(source=definition.source)
@@ -351,9 +351,23 @@ class _Mapper:
                                                expr.note or ""))
         if start_at is not None:
             self.mapped(node, "startAt", start_at, "the schedule starts when it is created")
-        end = self.value(node, "endDateTime")
-        if end is not None:
-            self.result.dropped.append(Row(f"{node.id}.endDateTime", end, REASONS["endDateTime"]))
+        if start is not None and start > self.now:
+            flag = f"--start-date {start:%Y-%m-%dT%H:%M:%S}"
+            self.run += ["--start-date", f"{start:%Y-%m-%dT%H:%M:%S}"]
+            self.result.mapped.append(Row(f"{node.id}.startDateTime", start_text or "",
+                                          f"{flag} (no run before it)"))
+        end_text = self.value(node, "endDateTime")
+        if end_text is not None:
+            try:
+                end = period.parse_start(end_text)
+            except period.BadPeriod as err:
+                raise _NotMigratable(f"{node.id}.endDateTime: {err}") from None
+            if end <= self.now:
+                raise _NotMigratable(f"{node.id}.endDateTime {end_text} has passed: the pipeline "
+                                     "runs no more, there is nothing to schedule")
+            self.run += ["--end-date", f"{end:%Y-%m-%dT%H:%M:%S}"]
+            self.mapped(node, "endDateTime", end_text,
+                        f"--end-date {end:%Y-%m-%dT%H:%M:%S} (no run after it)")
         return expr.text
 
     def cluster_of(self, act: PipelineObject, table_node: Optional[PipelineObject]) -> None:
@@ -473,6 +487,21 @@ class _Mapper:
                                  "`ddbpipe migrate --log-uri s3://BUCKET/logs/`")
         self.cluster += ["--log-uri", logs]
 
+    def retries(self, act: PipelineObject) -> None:
+        text = self.value(act, "maximumRetries")
+        if text is None:
+            return
+        try:
+            retries = sched.check_retries(int(text))
+        except (ValueError, ConfigError):
+            raise _NotMigratable(f"{self._owner(act, 'maximumRetries').id}.maximumRetries "
+                                 f"{text!r} is not a number of retries from 0 to "
+                                 f"{sched.MAX_RETRIES}") from None
+        self.run += ["--retries", str(retries)]
+        self.mapped(act, "maximumRetries", text,
+                    f"--retries {retries}: Scheduler retries a launch that fails (a run that "
+                    "fails on the cluster is not re-run)")
+
     def leftovers(self) -> None:
         for obj in self.df.objects.values():
             for key, values in obj.fields.items():
@@ -501,6 +530,8 @@ class _Mapper:
         table_node = self.ref(act, "input" if self.result.kind == "export" else "output")
         self.ref(act, "output" if self.result.kind == "export" else "input")
         cron = self.when(act)
+        if cron is not None:
+            self.retries(act)
         self.cluster_of(act, table_node)
         self.roles_and_logs(act)
         self.leftovers()
@@ -518,9 +549,12 @@ class _Mapper:
         return self.result
 
 
-def migrate(definition: Definition, name: str, log_uri: Optional[str] = None) -> Migration:
-    """What ``definition`` becomes; ``name`` names the schedule of a recurring pipeline."""
-    mapper = _Mapper(definition, name, log_uri)
+def migrate(definition: Definition, name: str, log_uri: Optional[str] = None,
+            now: Optional[datetime] = None) -> Migration:
+    """What ``definition`` becomes; ``name`` names the schedule of a recurring pipeline, ``now``
+    (UTC, default the present) tells a start date to come from one that has passed."""
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    mapper = _Mapper(definition, name, log_uri, now)
     try:
         return mapper.run_mapping()
     except _NotMigratable as err:
