@@ -39,6 +39,7 @@ SERVICES = {
     "scheduler": "SCHEDULER",
     "sqs": "SQS",
     "ec2": "EC2",
+    "datapipeline": "DATA_PIPELINE",
 }
 
 LOCALSTACK_URL = "http://localhost:4566"

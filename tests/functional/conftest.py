@@ -1,7 +1,9 @@
-"""Spark, S3 and wheel helpers for the functional tests (servers come from tests/conftest.py)."""
+"""Spark, S3 and wheel helpers for the functional tests (servers come from tests/conftest.py),
+and a moto server with AWS's managed IAM policies for the modules that set up roles."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -10,6 +12,33 @@ import pytest
 from ddbpipe import layout
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import localstack
+
+#: The region of the module-scoped moto server below.
+MOTO_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def iam_moto(logs_dir: Path) -> Iterator[localstack.Server]:
+    """A moto server of the module's own, with AWS's managed policies loaded (the roles get
+    AmazonEMRServicePolicy_v2 and AmazonElasticMapReduceforEC2Role attached)."""
+    previous = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    try:
+        server = localstack.start_moto(localstack.free_port(), logs_dir / "moto-iam.log")
+    finally:
+        if previous is None:
+            del os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"]
+        else:
+            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = previous
+    yield server
+    localstack.stop(server)
+
+
+@pytest.fixture(scope="module")
+def moto_aws(iam_moto: localstack.Server) -> AwsConfig:
+    return AwsConfig(MOTO_REGION, {svc: iam_moto.url for svc in (
+        "s3", "emr", "iam", "sts", "scheduler", "sqs", "dynamodb", "datapipeline")})
 
 
 @pytest.fixture(scope="session")

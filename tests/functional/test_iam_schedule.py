@@ -2,18 +2,15 @@
 
 The commands run as a user runs them, through ``ddbpipe.cli.main``: exit code and output.
 
-IAM needs AWS's managed policies (the roles get AmazonEMRServicePolicy_v2 and
-AmazonElasticMapReduceforEC2Role attached), which moto loads only when told: this module starts
-its own moto server with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+IAM needs AWS's managed policies, which moto loads only when told: this module runs on its own
+moto server with MOTO_IAM_LOAD_MANAGED_POLICIES=true (``iam_moto`` in tests/functional/conftest.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,31 +22,11 @@ from ddbpipe.commands import emr as emr_cmd
 from ddbpipe.errors import ConfigError, RoleMissing
 from ddbpipe.s3uri import S3Uri
 from ddbpipe_dev import localstack
+from tests.functional.conftest import MOTO_REGION
 
 pytestmark = pytest.mark.functional
 
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def iam_moto(logs_dir: Path) -> Iterator[localstack.Server]:
-    previous = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    try:
-        server = localstack.start_moto(localstack.free_port(), logs_dir / "moto-iam.log")
-    finally:
-        if previous is None:
-            del os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"]
-        else:
-            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = previous
-    yield server
-    localstack.stop(server)
-
-
-@pytest.fixture(scope="module")
-def moto_aws(iam_moto: localstack.Server) -> AwsConfig:
-    return AwsConfig(REGION, {svc: iam_moto.url for svc in ("s3", "emr", "iam", "sts",
-                                                            "scheduler", "sqs")})
+REGION = MOTO_REGION
 
 
 @pytest.fixture(scope="module")
