@@ -224,9 +224,10 @@ def _run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         ok = result.migrated
         if ok and args.apply:
             ok = _apply(result, args, out)
-        if result.migrated and source.pipeline is not None:
-            print(f"# the old pipeline runs until you deactivate it: "
-                  f"{source.pipeline.deactivate}", file=out)
+        if result.migrated:
+            deactivate = (source.pipeline.deactivate if source.pipeline is not None else
+                          "aws datapipeline deactivate-pipeline --pipeline-id <its df-... id>")
+            print(f"# the old pipeline runs until you deactivate it: {deactivate}", file=out)
         done += ok
     migrated = "migrated" if not args.apply else "migrated and applied"
     print(f"\n# {done} of {len(sources)} pipelines {migrated}", file=out)

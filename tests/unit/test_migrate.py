@@ -385,3 +385,38 @@ def test_a_step_without_ratio_takes_the_default_percent_both_tools_share():
     assert build_parser().parse_args(result.argv).write_percent == 0.5
     dropped = rows(result.dropped)
     assert "do not read it" in dropped["DDBDestinationTable.writeThroughputPercent"].where
+
+
+# --- names and network flags of several pipelines ----------------------------------------------
+
+
+def test_names_take_the_prefix_and_pipelines_sharing_a_name_their_id():
+    from ddbpipe.commands import migrate as cmd
+
+    def source(name: str, pid: str | None) -> Any:
+        pipeline = m.Pipeline(pid, name, "SCHEDULED", {}, "us-east-1") if pid else None
+        return cmd._Source(pid or name, {}, cmd.schedule_name(name), pipeline)
+
+    sources = [source("orders (prod)", "df-A"), source("orders (prod)", "df-B"),
+               source("invoices", "df-C"), source("a" * 80, None)]
+    names = [s.name for s in cmd._unique_names(sources, "dp-")]
+    assert names == ["dp-orders-prod-df-A", "dp-orders-prod-df-B", "dp-invoices",
+                     "dp-" + "a" * 61]
+    for name in names:
+        sched.check_name(name)
+
+
+def test_network_flags_go_on_every_command_and_replace_the_definition_subnet():
+    from ddbpipe.commands import migrate as cmd
+
+    args = build_parser().parse_args(["migrate", "--all", "--subnet-id", "subnet-new",
+                                      "--security-groups", "leader=sg-1,core=sg-2",
+                                      "--skip-doctor"])
+    argv = run(load("export-daily-2014.json"), {"myDDBTableName": "Orders"}).argv
+    assert "subnet-0123abcd" in argv
+    out = cmd.with_network(argv, args)
+    assert "subnet-0123abcd" not in out and out.count("--subnet-id") == 1
+    assert out[-5:] == ["--subnet-id", "subnet-new", "--security-groups",
+                        "leader=sg-1,core=sg-2", "--skip-doctor"]
+    parsed = build_parser().parse_args(out)
+    assert parsed.subnet_id == ["subnet-new"] and parsed.skip_doctor
