@@ -26,12 +26,17 @@ $(BIN)/.installed: pyproject.toml dev/pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' -e ./dev
 	touch $@
 
-jars: $(CACHE)/jars/.resolved
+jars: $(CACHE)/jars/.resolved $(CACHE)/jars/ddbpipe-reader.jar
 $(CACHE)/jars/.resolved: deps/pom.xml
 	rm -rf $(CACHE)/jars
 	cd deps && mvn -q -B -Dmaven.repo.local=$(CACHE)/m2 \
 	  dependency:copy-dependencies -DoutputDirectory=$(CACHE)/jars -DincludeScope=runtime
 	touch $@
+
+# ddbpipe's own JVM code (jvm/: the export's bounded input format), built beside those jars.
+$(CACHE)/jars/ddbpipe-reader.jar: $(CACHE)/jars/.resolved jvm/pom.xml $(wildcard jvm/src/main/java/dev/ddbpipe/reader/*.java)
+	mvn -q -B -Dmaven.repo.local=$(CACHE)/m2 -f jvm/pom.xml package -Dddbpipe.build=$(CACHE)/jvm-build
+	cp $(CACHE)/jvm-build/ddbpipe-reader.jar $@
 
 node: $(CACHE)/node/.installed $(CACHE)/node-iam/.installed
 $(CACHE)/node/.installed: deps/package.json deps/package-lock.json

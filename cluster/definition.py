@@ -26,6 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Optional, Sequence
 
+from ddbpipe.capacity import READER_JAR
 from ddbpipe.checks import check_table_name
 from ddbpipe.cluster import executors, places, runlimits
 from ddbpipe.cluster.wheelhouse import FOLDER as WHEELHOUSE_FOLDER
@@ -261,6 +262,10 @@ class Staging:
     def job_uri(self, kind: JobKind) -> str:
         return str(self.prefix.join("jobs", JOB_FILES[kind]))
 
+    @property
+    def reader_jar_uri(self) -> str:
+        return str(self.prefix.join("lib", READER_JAR))
+
 
 def run_staging(root: S3Uri, run: str, wheel_name: str,
                 connector_jar: Optional[str] = None) -> Staging:
@@ -289,15 +294,16 @@ def bootstrap_action(staging: Staging, python: str = CLUSTER_PYTHON,
     }
 
 
-def spark_submit_argv(job: JobSpec, job_uri: str, *, connector_jar: str = EMR_CONNECTOR_JAR,
-                      python: str = CLUSTER_PYTHON,
+def spark_submit_argv(job: JobSpec, job_uri: str, reader_jar: str, *,
+                      connector_jar: str = EMR_CONNECTOR_JAR, python: str = CLUSTER_PYTHON,
                       deploy_mode: str = DEPLOY_MODE) -> list[str]:
-    """spark-submit as an argv list: every value its own element, nothing split on spaces."""
+    """spark-submit as an argv list: every value its own element, nothing split on spaces.
+    ``--jars``: the connector, then ddbpipe's reader jar (an s3:// URI Spark fetches itself)."""
     return [
         "spark-submit",
         "--master", "yarn",
         "--deploy-mode", deploy_mode,
-        "--jars", connector_jar,
+        "--jars", f"{connector_jar},{reader_jar}",
         "--conf", f"spark.pyspark.python={python}",
         "--conf", f"spark.pyspark.driver.python={python}",
         job_uri,
@@ -318,7 +324,8 @@ def job_step(job: JobSpec, staging: Staging, action_on_failure: str,
              label: str = "", timeout_minutes: Optional[float] = None) -> dict[str, Any]:
     connector = STAGED_CONNECTOR_JAR if staging.connector_jar else EMR_CONNECTOR_JAR
     argv = runlimits.limited(
-        spark_submit_argv(job, staging.job_uri(job.kind), connector_jar=connector),
+        spark_submit_argv(job, staging.job_uri(job.kind), staging.reader_jar_uri,
+                          connector_jar=connector),
         timeout_minutes)
     name = f"ddbpipe {job.describe()}" + (f" ({label})" if label else "")
     return step(name, argv, action_on_failure)

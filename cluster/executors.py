@@ -4,12 +4,15 @@ Pure: :func:`plan` turns the instance type and the core-node count into executor
 overhead, executor count, parallelism and the driver's heap, with the arithmetic as text for the
 dry run. The numbers (docs/decisions.md, "Executor sizing on EMR"):
 
-* The connector buffers up to :data:`PAGES_PER_TASK` Scan pages per task
-  (``PSCAN_MULTIPLEXER_CAPACITY``), each at most :data:`MAX_RCU_PER_PAGE` read units
-  (``RateController.MAX_RCU_PER_REQ``): 25 x 4 KiB x 2 (eventually consistent) = 200 KiB of items.
+* ddbpipe's input format (jvm/, ``BoundedDynamoDBInputFormat``) holds at most
+  :data:`~ddbpipe.capacity.READ_BUFFER_BYTES` (8 MiB) of Scan pages per task, counted on the wire
+  (consumed read units x 8 KiB), plus one page of about
+  :data:`~ddbpipe.capacity.READ_PAGE_BYTES` (128 KiB) in each of the connector's read workers
+  waiting for room (at most 30): 11.75 MiB of items. (The connector's own buffer, 600 pages of up
+  to 200 KiB, needed 2,344 MiB a task.)
 * Decoded as SDK v2 objects, small items take about :data:`OBJECT_FACTOR` times their wire size
   (measured: 914 MB live heap after GC for 200,000 items of ~188 B, 37.6 MB on the wire).
-* So one task may hold 600 x 200 KiB x 20 = 2,344 MiB of heap; an executor gets that per core,
+* So one task may hold 11.75 MiB x 20 = 235 MiB of heap; an executor gets that per core,
   plus :data:`EXECUTOR_BASE_MB` for Spark itself; its YARN container adds the overhead (10 %,
   at least 384 MiB, as Spark computes it) and :data:`PYTHON_PER_TASK_MB` per task for the task's
   Python process (partition writer or PySpark worker), which YARN counts in the container.
@@ -29,14 +32,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ddbpipe.capacity import READ_BUFFER_BYTES, READ_PAGE_BYTES, READ_WORKERS
 from ddbpipe.errors import ConfigError
 
-PAGES_PER_TASK = 600  # emr-dynamodb-connector DynamoDBConstants.PSCAN_MULTIPLEXER_CAPACITY
-MAX_RCU_PER_PAGE = 25  # connector RateController.MAX_RCU_PER_REQ
-PAGE_BYTES = MAX_RCU_PER_PAGE * 4096 * 2  # eventually consistent: 8 KiB of items per unit
 OBJECT_FACTOR = 20  # heap bytes per wire byte of small items (docs/benchmarks.md, memory)
 MIB = 1024 * 1024
-TASK_BUFFER_MB = math.ceil(PAGES_PER_TASK * PAGE_BYTES * OBJECT_FACTOR / MIB)  # 2,344
+#: What a task's reader holds on the wire at most: its buffer and a page per waiting worker.
+TASK_WIRE_BYTES = READ_BUFFER_BYTES + READ_WORKERS * READ_PAGE_BYTES
+TASK_BUFFER_MB = math.ceil(TASK_WIRE_BYTES * OBJECT_FACTOR / MIB)  # 235
 EXECUTOR_BASE_MB = 512  # Spark's reserved 300 MiB + block manager, clients, the pipe
 PYTHON_PER_TASK_MB = 256  # the task's Python process, counted in the YARN container
 MIN_OVERHEAD_MB = 384  # Spark's floor for spark.executor.memoryOverhead
@@ -133,8 +136,7 @@ def plan(instance_type: str, nodes: int) -> ExecutorPlan:
         families = sorted({t.split(".")[0] for t in SHAPES})
         raise ConfigError(
             f"--instance-type {instance_type} is not one ddbpipe can size Spark executors for "
-            "(the connector buffers up to 2.3 GiB of items per task, so the heap is sized from "
-            "a table of node memory).",
+            "(the heap is sized from a table of node memory).",
             f"Use {', '.join(families)} in size xlarge, 2xlarge or 4xlarge "
             f"(e.g. --instance-type m5.xlarge).")
     if nodes < 1:
@@ -156,8 +158,9 @@ def plan(instance_type: str, nodes: int) -> ExecutorPlan:
     heap, overhead = executor_heap_mb(cores), executor_overhead_mb(cores)
     driver_gb = max(1, min(shape.memory_gib // 2, MAX_DRIVER_GB))
     lines = (
-        f"connector buffer per task: {PAGES_PER_TASK} pages x {PAGE_BYTES // 1024} KiB x "
-        f"{OBJECT_FACTOR} (objects per wire byte) = {TASK_BUFFER_MB:,} MiB",
+        f"read buffer per task: ({READ_BUFFER_BYTES // MIB} MiB + {READ_WORKERS} workers x "
+        f"{READ_PAGE_BYTES // 1024} KiB) x {OBJECT_FACTOR} (objects per wire byte) = "
+        f"{TASK_BUFFER_MB:,} MiB",
         f"executor of {cores} task{'s' if cores > 1 else ''}: heap {cores} x {TASK_BUFFER_MB:,} "
         f"+ {EXECUTOR_BASE_MB} = {heap:,} MiB, overhead {overhead:,} MiB, container "
         f"{container_mb(cores):,} MiB",

@@ -272,7 +272,21 @@ def plan_uploads(plan: d.RunPlan, root: Path, *, wheel: Optional[Path] = None,
                               content_type="text/x-shellscript"))
     uploads.append(Upload(plan.staging.job_uri(plan.job.kind), str(job), path=job,
                           content_type="text/x-python"))
+    reader = reader_jar_path()
+    if not reader.is_file() and not for_dry_run:
+        raise ConfigError(f"{reader} is missing: the export's input format, built from jvm/.",
+                          "Run `make setup` in the ddbpipe checkout (or point DDBPIPE_JARS at a "
+                          f"folder holding {d.READER_JAR}).")
+    uploads.append(Upload(plan.staging.reader_jar_uri, str(reader), path=reader,
+                          content_type="application/java-archive"))
     return uploads
+
+
+def reader_jar_path() -> Path:
+    """ddbpipe's reader jar as `make setup` built it (``DDBPIPE_JARS`` or .cache/jars)."""
+    from ddbpipe.spark import jars_dir
+
+    return jars_dir() / d.READER_JAR
 
 
 def upload(s3: S3Client, uploads: Iterable[Upload], out: Optional[TextIO] = None) -> None:

@@ -34,7 +34,21 @@ MAX_SPLITS_PER_TASK = 8
 #: may read 5 s of its rate at once (RATE_CONTROLLER_WINDOW_SIZE_SEC), <= 5 % of 100 s.
 MIN_SPLIT_SECONDS = 100.0
 
-INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
+#: ddbpipe's input format (jvm/, built into ddbpipe-reader.jar): the connector's
+#: DynamoDBInputFormat with each task's buffered Scan pages bounded in bytes, not 600 pages
+#: (decisions.md, "Export memory is bounded by bytes, not by the table").
+INPUT_FORMAT = "dev.ddbpipe.reader.BoundedDynamoDBInputFormat"
+#: The jar holding it, built by `make setup` beside the resolved jars, staged for EMR runs.
+READER_JAR = "ddbpipe-reader.jar"
+#: The connector's own, which ``DDBPIPE_INPUT_FORMAT`` may name (the benchmark compares them).
+CONNECTOR_INPUT_FORMAT = "org.apache.hadoop.dynamodb.read.DynamoDBInputFormat"
+#: Scan pages a task holds, at most, in bytes on the wire (consumed read units x 8 KiB)...
+READ_BUFFER_BYTES = 8 * 1024 * 1024
+#: ... each Scan asking for about this many bytes of items (Limit = bytes / average item size).
+READ_PAGE_BYTES = READ_BUFFER_BYTES // 64
+#: The connector's read workers per task at most (AbstractReadManager.MAX_WORKER_COUNT): each
+#: may hold one fetched page while it waits for room in the buffer.
+READ_WORKERS = 30
 ITEM_WRITABLE = "org.apache.hadoop.dynamodb.DynamoDBItemWritable"
 
 
@@ -162,6 +176,8 @@ def read_conf(
         "dynamodb.item.count": str(table.item_count),
         "dynamodb.item.average.size": repr(table.average_item_size),
         "dynamodb.yarn.enabled": "true" if yarn else "false",
+        "ddbpipe.read.buffer.bytes": str(READ_BUFFER_BYTES),
+        "ddbpipe.read.page.bytes": str(READ_PAGE_BYTES),
     }
     if endpoint:
         conf["dynamodb.endpoint"] = endpoint

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from ddbpipe import failures, interrupts
 from ddbpipe.aws import AwsConfig, frozen_credentials
+from ddbpipe.capacity import READER_JAR
 from ddbpipe.errors import ConfigError, DdbpipeError, JobFailed
 from ddbpipe.home import project_root
 
@@ -25,10 +26,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-#: Heap of the local Spark JVM (driver and executor in one). The connector buffers up to 600 scan
-#: pages per task (PSCAN_MULTIPLEXER_CAPACITY) whatever the table's size: with small items at
-#: full speed that is over 1 GB of Java objects per task, so 1 GB (Spark's default) runs out.
-DEFAULT_DRIVER_MEMORY = "4g"
+#: Heap of the local Spark JVM (driver and executor in one): Spark's own default. The export's
+#: input format bounds what each task buffers (capacity.READ_BUFFER_BYTES); the connector's own
+#: buffered up to 600 pages a task, over 1 GB of objects for small items, and needed 4g.
+DEFAULT_DRIVER_MEMORY = "1g"
 
 
 def jars_dir() -> Path:
@@ -40,12 +41,14 @@ def local_jars() -> tuple[list[str], list[str]]:
     """(jars for spark.jars, jars to prepend to the driver class path)."""
     folder = jars_dir()
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
-    if not any("emr-dynamodb-hadoop" in j for j in jars):
-        raise ConfigError(
-            f"The emr-dynamodb-connector jar is not in {folder}.",
-            "Run `make setup` (it resolves the jars from Maven Central into .cache/jars), "
-            "or point DDBPIPE_JARS at a folder holding them.",
-        )
+    for needed, what in (("emr-dynamodb-hadoop", "emr-dynamodb-connector jar"),
+                         (READER_JAR, f"{READER_JAR} (ddbpipe's input format, built from jvm/)")):
+        if not any(needed in Path(j).name for j in jars):
+            raise ConfigError(
+                f"The {what} is not in {folder}.",
+                "Run `make setup` (it resolves the jars from Maven Central and builds jvm/ into "
+                ".cache/jars), or point DDBPIPE_JARS at a folder holding them.",
+            )
     first = [j for j in jars if _PREPEND.match(Path(j).name)]
     rest = [j for j in jars if j not in first]
     return rest, first
@@ -168,7 +171,7 @@ def connector_items(spark: Any, conf: dict[str, str], tasks: int) -> Any:
         jconf.set(key, value)
     return sc._jsc.hadoopRDD(
         jconf,
-        jvm_class(spark, capacity.INPUT_FORMAT),
+        jvm_class(spark, os.environ.get("DDBPIPE_INPUT_FORMAT") or capacity.INPUT_FORMAT),
         jvm_class(spark, "org.apache.hadoop.io.Text"),
         jvm_class(spark, capacity.ITEM_WRITABLE),
         tasks,

@@ -109,8 +109,9 @@ def run_step(aws: AwsConfig, request: dict[str, Any], mapping: r.Mapping, env: d
     (step,) = request["Steps"]
     argv = step["HadoopJarStep"]["Args"]
     s3 = client(aws, "s3")
-    for word in argv:  # EMR fetches an s3:// job file itself; here it is copied where mapped
-        if word.startswith("s3://") and word.endswith(".py"):
+    # EMR fetches the s3:// job file and staged jars itself; here they are copied where mapped.
+    for word in (part for w in argv for part in w.split(",")):
+        if word.startswith("s3://") and word.endswith((".py", ".jar")):
             bucket, _, key = word[5:].partition("/")
             local = node / "jobs" / key.rsplit("/", 1)[1]
             local.parent.mkdir(parents=True, exist_ok=True)
@@ -124,8 +125,8 @@ def run_step(aws: AwsConfig, request: dict[str, Any], mapping: r.Mapping, env: d
 
 def assert_only_paths_changed(original: list[str], mapped: list[str]) -> None:
     """Every word of the step survives; only the mapped ones differ."""
-    kept = [w for w in original if w not in ("spark-submit", "yarn", d.EMR_CONNECTOR_JAR)
-            and not w.startswith(("s3://", "spark.pyspark."))]
+    kept = [w for w in original if w not in ("spark-submit", "yarn")
+            and not w.startswith(("s3://", "spark.pyspark.", d.EMR_CONNECTOR_JAR))]
     rest = iter(mapped)
     assert all(any(w == m for m in rest) for w in kept), (original, mapped)
 

@@ -172,7 +172,7 @@ def test_schedule_create_list_delete(moto_aws, iam_client, built, unique, monkey
     assert request["Instances"]["InstanceGroups"][1]["InstanceCount"] == 1
     step_args = request["Steps"][0]["HadoopJarStep"]["Args"]
     assert step_args[:4] == ["timeout", "--signal=TERM", "--kill-after=120s", "86400s"]
-    assert request["Configurations"][0]["Properties"]["spark.executor.cores"] == "3"
+    assert request["Configurations"][0]["Properties"]["spark.executor.cores"] == "4"
     job_uri = f"s3://{bucket}/ddbpipe-staging/schedules/{name}/jobs/export_table.py"
     assert job_uri == d.schedule_staging(S3Uri(bucket, "ddbpipe-staging"), name,
                                          built[0].name).job_uri("export")

@@ -270,10 +270,15 @@ def map_step(argv: list[str], m: Mapping, connector_jar: str) -> list[str]:
                 raise ValueError(f"the step's master is {value}, not yarn")
             out += [word, m.master]
         elif word == "--jars":
-            value = next(words)
-            if value != connector_jar:
-                raise ValueError(f"the step's --jars is {value}, not {connector_jar}")
-            out += [word, ",".join(m.jars), "--driver-class-path", ":".join(m.first_jars),
+            first, *staged = next(words).split(",")
+            if first != connector_jar or not all(j in m.files for j in staged):
+                raise ValueError(f"the step's --jars is {first},{','.join(staged)}: not "
+                                 f"{connector_jar} and staged jars")
+            # The jars ddbpipe stages (its reader) come from the run's folder, as on EMR, not
+            # from this checkout's .cache/jars.
+            names = {Path(m.files[j]).name for j in staged}
+            jars = [j for j in m.jars if Path(j).name not in names] + [m.files[j] for j in staged]
+            out += [word, ",".join(jars), "--driver-class-path", ":".join(m.first_jars),
                     "--conf", f"spark.executor.extraClassPath={':'.join(m.first_jars)}"]
         elif word.startswith(("spark.pyspark.python=", "spark.pyspark.driver.python=")):
             key, _, path = word.partition("=")

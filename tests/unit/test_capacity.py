@@ -114,6 +114,8 @@ def test_read_conf_sets_every_key():
         "dynamodb.item.count": "10",
         "dynamodb.item.average.size": "1234.5",
         "dynamodb.yarn.enabled": "false",
+        "ddbpipe.read.buffer.bytes": str(capacity.READ_BUFFER_BYTES),
+        "ddbpipe.read.page.bytes": str(capacity.READ_PAGE_BYTES),
         "dynamodb.endpoint": "http://127.0.0.1:8000",
         "dynamodb.awsAccessKeyId": "AK",
         "dynamodb.awsSecretAccessKey": "SK",

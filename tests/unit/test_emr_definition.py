@@ -34,7 +34,7 @@ def options(**kw) -> d.ClusterOptions:
 
 EXPECTED_ARGV = [
     "spark-submit", "--master", "yarn", "--deploy-mode", "client",
-    "--jars", "/usr/share/aws/emr/ddb/lib/emr-ddb-hadoop.jar",
+    "--jars", f"/usr/share/aws/emr/ddb/lib/emr-ddb-hadoop.jar,{PREFIX}/lib/ddbpipe-reader.jar",
     "--conf", "spark.pyspark.python=/usr/bin/python3.11",
     "--conf", "spark.pyspark.driver.python=/usr/bin/python3.11",
     f"{PREFIX}/jobs/export_table.py",
@@ -88,10 +88,10 @@ def test_run_job_flow_request_is_exactly_the_cluster_definition():
         "Configurations": [{"Classification": "spark-defaults", "Properties": {
             "spark.dynamicAllocation.enabled": "false",
             "spark.executor.instances": "2",
-            "spark.executor.cores": "3",
-            "spark.executor.memory": "7544m",
-            "spark.executor.memoryOverhead": "1523m",
-            "spark.default.parallelism": "6",
+            "spark.executor.cores": "4",
+            "spark.executor.memory": "1452m",
+            "spark.executor.memoryOverhead": "1408m",
+            "spark.default.parallelism": "8",
             "spark.driver.memory": "8g",
             "spark.yarn.am.memory": "512m",
         }}],
@@ -140,7 +140,7 @@ def test_add_job_flow_steps_request_for_a_running_cluster():
 def test_step_argv_keeps_every_value_whole():
     job = d.JobSpec("import", ("--from", "s3://bkt/my exports/Orders/2025-01-01-00-00-00",
                                "--table", "Orders"), ("Orders",), "us-east-1")
-    argv = d.spark_submit_argv(job, "s3://bkt/j.py")
+    argv = d.spark_submit_argv(job, "s3://bkt/j.py", "s3://bkt/lib/ddbpipe-reader.jar")
     assert "s3://bkt/my exports/Orders/2025-01-01-00-00-00" in argv
     assert argv[-2:] == ["--region", "us-east-1"]
     with pytest.raises(ValueError, match="region"):
@@ -153,7 +153,8 @@ def test_connector_jar_is_staged_by_bootstrap_and_named_by_the_step():
     args = plan.request["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"]
     assert args[-2:] == ["--connector-jar", "s3://bkt/jars/emr-ddb-hadoop.jar"]
     step_args = plan.request["Steps"][0]["HadoopJarStep"]["Args"]
-    assert step_args[step_args.index("--jars") + 1] == "/opt/ddbpipe/lib/emr-ddb-hadoop.jar"
+    assert step_args[step_args.index("--jars") + 1] == \
+        f"/opt/ddbpipe/lib/emr-ddb-hadoop.jar,{PREFIX}/lib/ddbpipe-reader.jar"
 
 
 @pytest.mark.parametrize("uri", ["s3://bkt", "s3://bkt/", "s3://bkt//"])

@@ -29,27 +29,27 @@ def export_job() -> d.JobSpec:
 # --- executor sizing -------------------------------------------------------------------------
 
 
-def test_the_connector_buffer_bound_per_task():
-    # 600 pages x 25 RCU x 4 KiB x 2 (eventually consistent) x 20 (objects per wire byte)
-    assert executors.PAGE_BYTES == 204_800
-    assert executors.TASK_BUFFER_MB == 2344
-    assert executors.container_mb(1) == 3520  # 2,856 heap + 640 overhead, rounded to 32
-    assert executors.container_mb(3) == 9088  # 7,544 + 1,523 -> 9,067 -> 9,088
+def test_the_read_buffer_bound_per_task():
+    # (8 MiB buffer + 30 workers x 128 KiB waiting pages) on the wire x 20 (objects per byte)
+    assert executors.TASK_WIRE_BYTES == 8 * 2**20 + 30 * 128 * 1024
+    assert executors.TASK_BUFFER_MB == 235
+    assert executors.container_mb(1) == 1408  # 747 heap + 640 overhead, rounded to 32
+    assert executors.container_mb(4) == 2880  # 1,452 + 1,408 -> 2,860 -> 2,880
 
 
 @pytest.mark.parametrize(("instance_type", "nodes", "expected"), [
-    ("m5.xlarge", 2, {"instances": "2", "cores": "3", "memory": "7544m", "overhead": "1523m",
-                      "parallelism": "6", "driver": "8g"}),
-    ("m6g.xlarge", 1, {"instances": "1", "cores": "3", "memory": "7544m", "overhead": "1523m",
-                       "parallelism": "3", "driver": "8g"}),
-    ("m6g.2xlarge", 1, {"instances": "1", "cores": "7", "memory": "16920m",
-                        "overhead": "3484m", "parallelism": "7", "driver": "16g"}),
-    ("m5.4xlarge", 3, {"instances": "6", "cores": "8", "memory": "19264m", "overhead": "3975m",
+    ("m5.xlarge", 2, {"instances": "2", "cores": "4", "memory": "1452m", "overhead": "1408m",
+                      "parallelism": "8", "driver": "8g"}),
+    ("m6g.xlarge", 1, {"instances": "1", "cores": "4", "memory": "1452m", "overhead": "1408m",
+                       "parallelism": "4", "driver": "8g"}),
+    ("m6g.2xlarge", 1, {"instances": "1", "cores": "8", "memory": "2392m",
+                        "overhead": "2432m", "parallelism": "8", "driver": "16g"}),
+    ("m5.4xlarge", 3, {"instances": "3", "cores": "16", "memory": "4272m", "overhead": "4524m",
                        "parallelism": "48", "driver": "16g"}),
-    ("r5.xlarge", 1, {"instances": "1", "cores": "4", "memory": "9888m", "overhead": "2013m",
+    ("r5.xlarge", 1, {"instances": "1", "cores": "4", "memory": "1452m", "overhead": "1408m",
                       "parallelism": "4", "driver": "16g"}),
-    ("c5.xlarge", 4, {"instances": "4", "cores": "1", "memory": "2856m", "overhead": "640m",
-                      "parallelism": "4", "driver": "4g"}),
+    ("c5.xlarge", 4, {"instances": "4", "cores": "4", "memory": "1452m", "overhead": "1408m",
+                      "parallelism": "16", "driver": "4g"}),
 ])
 def test_spark_defaults_per_instance_type(instance_type, nodes, expected):
     assert executors.plan(instance_type, nodes).configuration() == {
@@ -87,13 +87,13 @@ def test_every_layout_fits_the_node_and_holds_the_buffer(instance_type):
 
 def test_the_arithmetic_is_spelled_out():
     assert executors.plan("m5.xlarge", 2).lines == (
-        "connector buffer per task: 600 pages x 200 KiB x 20 (objects per wire byte) = "
-        "2,344 MiB",
-        "executor of 3 tasks: heap 3 x 2,344 + 512 = 7,544 MiB, overhead 1,523 MiB, container "
-        "9,088 MiB",
+        "read buffer per task: (8 MiB + 30 workers x 128 KiB) x 20 (objects per wire byte) = "
+        "235 MiB",
+        "executor of 4 tasks: heap 4 x 235 + 512 = 1,452 MiB, overhead 1,408 MiB, container "
+        "2,880 MiB",
         "m5.xlarge: 12,288 MiB for YARN (EMR task configuration defaults) - 896 for the "
-        "application master = 11,392 MiB, 4 vCPUs -> 1 executor, 3 tasks per node",
-        "2 core nodes -> 2 executors, parallelism 6; driver 8g (half the leader's 16 GiB, at "
+        "application master = 11,392 MiB, 4 vCPUs -> 1 executor, 4 tasks per node",
+        "2 core nodes -> 2 executors, parallelism 8; driver 8g (half the leader's 16 GiB, at "
         "most 16)",
     )
 
@@ -102,7 +102,7 @@ def test_an_unknown_instance_type_is_refused_before_anything():
     with pytest.raises(ConfigError, match=r"r6g\.2xlarge is not one ddbpipe can size"):
         executors.plan("r6g.2xlarge", 1)
     with pytest.raises(ConfigError, match="m5, m6g, m7g, r5"):
-        d.plan_run(export_job(), d.ClusterOptions("s3://bkt/logs", instance_type="m3.medium"),
+        d.plan_run(export_job(), d.ClusterOptions("s3://bkt/logs", instance_type="t3.large"),
                    run="r", wheel_name=WHEEL)
 
 

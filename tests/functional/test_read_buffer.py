@@ -1,0 +1,66 @@
+"""ddbpipe's reader (jvm/, dev.ddbpipe.reader): the export's Scan pages bounded in bytes.
+
+The budget itself is driven through py4j; the whole reader by exports whose buffer is so small
+that read workers wait on it all the time, which must neither lose, repeat nor stall an item.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from ddbpipe import capacity, export
+from ddbpipe.s3uri import S3Uri
+from ddbpipe_dev import sample
+from tests.functional.test_export import decode_folder, special_items
+
+pytestmark = pytest.mark.functional
+
+
+def budget(spark: Any, limit: int, min_pages: int) -> Any:
+    return spark.sparkContext._jvm.dev.ddbpipe.reader.PageBudget(limit, min_pages)
+
+
+def acquire_in_thread(b: Any, size: int) -> threading.Event:
+    done = threading.Event()
+
+    def run() -> None:
+        b.acquire(size)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done
+
+
+def test_a_page_waits_for_room_and_goes_in_when_the_consumer_frees_it(spark):
+    b = budget(spark, 1000, 2)
+    b.acquire(600)
+    b.acquire(600)  # over the bytes, but the first pages always go in (the consumer waits for them)
+    third = acquire_in_thread(b, 100)
+    assert not third.wait(1.0), "a third page went past a full budget"
+    b.release(600)  # the consumer took a page's last item: 600 + 100 fits
+    assert third.wait(30)
+    assert (b.heldBytes(), b.peakBytes()) == (700, 1200)
+    fourth = acquire_in_thread(b, 900)
+    assert not fourth.wait(1.0)
+    b.drain()  # the scan is over or the task cancelled: nobody waits for a consumer
+    assert fourth.wait(30)
+
+
+@pytest.mark.parametrize("buffer_bytes, page_bytes", [(64 * 1024, 4096), (16 * 1024, 4096)])
+def test_a_tiny_buffer_exports_every_item_once(aws, spark, ddb, s3, bucket, unique, monkeypatch,
+                                               buffer_bytes, page_bytes):
+    monkeypatch.setattr(capacity, "READ_BUFFER_BYTES", buffer_bytes)
+    monkeypatch.setattr(capacity, "READ_PAGE_BYTES", page_bytes)
+    name = f"tiny-{buffer_bytes}-{unique}"
+    sample.create_table(ddb, name, read=None)
+    sample.put_items(ddb, name, iter([*sample.sample_items(3000), *special_items()]))
+
+    (result,) = export.run(spark, export.ExportConfig((name,), S3Uri(bucket), aws,
+                                                      read_percent=1.0))
+
+    exported = decode_folder(s3, result.folder)  # refuses an item exported twice
+    in_table = {i["pk"]["S"]: i for i in sample.scan_all(ddb, name)}
+    assert exported == in_table and result.items == 3004
