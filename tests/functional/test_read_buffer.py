@@ -64,3 +64,47 @@ def test_a_tiny_buffer_exports_every_item_once(aws, spark, ddb, s3, bucket, uniq
     exported = decode_folder(s3, result.folder)  # refuses an item exported twice
     in_table = {i["pk"]["S"]: i for i in sample.scan_all(ddb, name)}
     assert exported == in_table and result.items == 3004
+
+
+# --- the export line, written without gson's element tree ------------------------------------
+
+SPECIAL = [
+    {"pk": {"S": "html <b>&'=\"</b> \u2028 \u0000\u001f\u007f"}, "e": {"S": ""}},
+    {"pk": {"S": "emoji \U0001f600 é 漢字"}, "n": {"N": "99999999999999999999999999999999999999"},
+     "neg": {"N": "-0.000000000000000000000000000000000001"}, "exp": {"N": "1E+125"}},
+    {"pk": {"B": bytes(range(256))}, "bs": {"BS": [b"", b"\x00", bytes(range(256))]},
+     "b": {"B": b""}},
+    {"pk": {"S": "sets"}, "ss": {"SS": ["a", "", "\u00e9"]}, "ns": {"NS": ["1", "1.50", "-3"]}},
+    {"pk": {"S": "nested"}, "l": {"L": [{"L": []}, {"M": {}}, {"NULL": True},
+                                        {"BOOL": False}, {"M": {"k": {"BOOL": True}}}]}},
+]
+
+
+def check_lines(spark: Any, lines: list[str]) -> None:
+    jvm = spark.sparkContext._jvm
+    for line in lines:
+        connector = jvm.org.apache.hadoop.dynamodb.DynamoDBItemWritable()
+        connector.readFieldsStream(line)
+        ours = jvm.dev.ddbpipe.reader.ItemLineWritable()
+        ours.setItem(connector.getItem())
+        assert ours.toString() == connector.toString(), line
+
+
+def test_the_export_line_is_the_connectors_byte_for_byte(spark):
+    from ddbpipe.formats import item_to_line
+
+    check_lines(spark, [item_to_line(item) for item in SPECIAL])
+
+
+def test_the_export_line_is_the_connectors_for_generated_items(spark):
+    from hypothesis import given, settings
+
+    from ddbpipe.formats import item_to_line
+    from tests.support import strategies
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(strategies.items(max_depth=3))
+    def check(item: Any) -> None:
+        check_lines(spark, [item_to_line(item)])
+
+    check()

@@ -5,7 +5,6 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.apache.hadoop.dynamodb.DynamoDBConstants;
 import org.apache.hadoop.dynamodb.DynamoDBItemWritable;
-import org.apache.hadoop.dynamodb.read.DefaultDynamoDBRecordReader;
 import org.apache.hadoop.dynamodb.read.DynamoDBInputFormat;
 import org.apache.hadoop.io.Text;
 import org.apache.hadoop.mapred.InputSplit;
@@ -41,6 +40,6 @@ public class BoundedDynamoDBInputFormat extends DynamoDBInputFormat {
     context.setAverageItemSize(conf.getFloat(DynamoDBConstants.AVG_ITEM_SIZE, 0.0f));
     context.setReporter(reporter);
     log.info("Page buffer bounded at " + buffer + " bytes, pages of about " + page + " bytes");
-    return new DrainingReader(new DefaultDynamoDBRecordReader(context), budget);
+    return new DrainingReader(new LineRecordReader(context), budget);
   }
 }
