@@ -22,7 +22,8 @@ def _no_fallback(key: str) -> Optional[str]:
     return None
 
 
-_decode_native = make_decoder(
+#: DynamoDB JSON's AttributeValue -> ours (also the incremental export's Keys and images).
+decode_native = make_decoder(
     {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
     _no_fallback,
     '{"S":"text"}',
@@ -51,7 +52,7 @@ def native_line_to_item(line: str) -> Item:
         body = obj["Item"]
         if type(body) is not dict:
             raise BadValue(f'"Item" is {json_kind(body)}, not an object')
-        return decode_attributes(body, _decode_native)
+        return decode_attributes(body, decode_native)
     except BadValue as err:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:
