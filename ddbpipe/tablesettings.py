@@ -15,6 +15,7 @@ to set it by hand. Each API's documentation: docs/decisions.md, "Table settings"
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from ddbpipe.aws import error_code
@@ -94,8 +95,14 @@ def _all_tags(ddb: DynamoDBClient, arn: str) -> list[dict[str, str]]:
         kwargs["NextToken"] = page["NextToken"]
 
 
+#: Said with a setting once restored.
+_RESTORED = {TTL: " (items already past their expiry time will be deleted by DynamoDB, as they "
+                  "would have been in the source table)"}
+
+
 def restore(ddb: DynamoDBClient, description: Mapping[str, Any],
-            settings: Mapping[str, Any]) -> list[str]:
+            settings: Mapping[str, Any],
+            sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Apply ``settings`` (as :func:`read` recorded them) to the table just created, whose
     DescribeTable is ``description``. Returns one line per setting: restored, or not and why,
     with the command that sets it by hand."""
@@ -113,7 +120,7 @@ def restore(ddb: DynamoDBClient, description: Mapping[str, Any],
             lines.append(f"{name}: could not restore {NAMES[key]} ({why}); set it with "
                          f"`{by_hand}`.")
             return
-        lines.append(f"{name}: restored {NAMES[key]}.")
+        lines.append(f"{name}: restored {NAMES[key]}{_RESTORED.get(key, '')}.")
 
     ttl = settings.get(TTL)
     if ttl:
@@ -135,13 +142,33 @@ def restore(ddb: DynamoDBClient, description: Mapping[str, Any],
         spec: PointInTimeRecoverySpecificationTypeDef = {"PointInTimeRecoveryEnabled": True}
         if pitr.get("recoveryPeriodInDays"):
             spec["RecoveryPeriodInDays"] = pitr["recoveryPeriodInDays"]
-        apply(PITR, "UpdateContinuousBackups", lambda: ddb.update_continuous_backups(
-            TableName=name, PointInTimeRecoverySpecification=spec),
+        apply(PITR, "UpdateContinuousBackups", lambda: _enable_pitr(ddb, name, spec, sleep),
             f"aws dynamodb update-continuous-backups --table-name {name} "
             "--point-in-time-recovery-specification "
             + ",".join(f"{k}={str(v).lower() if v is True else v}" for k, v in spec.items()))
     lines.extend(_created_with(name, description, settings))
     return lines
+
+
+#: A table's continuous backups are switched on in the minutes after CreateTable; until then
+#: UpdateContinuousBackups answers ContinuousBackupsUnavailableException. Wait this long for it.
+PITR_WAIT_SECONDS = 120.0
+
+
+def _enable_pitr(ddb: DynamoDBClient, name: str, spec: PointInTimeRecoverySpecificationTypeDef,
+                 sleep: Callable[[float], None], wait: float = PITR_WAIT_SECONDS) -> None:
+    import botocore.exceptions
+
+    waited = 0.0
+    while True:
+        try:
+            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+            return
+        except botocore.exceptions.ClientError as err:
+            if error_code(err) != "ContinuousBackupsUnavailableException" or waited >= wait:
+                raise
+        sleep(5.0)
+        waited += 5.0
 
 
 def _created_with(name: str, description: Mapping[str, Any],

@@ -74,8 +74,9 @@ def test_every_setting_is_recorded_and_restored_on_moto(moto_server, moto_ddb, u
     create_table(moto_ddb, cfg, Source(S3Uri("b", "x"), "ddbpipe", [], sidecar=sidecar))
 
     out = capsys.readouterr().out
-    for name in ("time to live", "tags", "point-in-time recovery", "stream specification"):
+    for name in ("tags", "point-in-time recovery", "stream specification"):
         assert f"{copy}: restored {name}." in out
+    assert f"{copy}: restored time to live (items already past their expiry time" in out
     made = moto_ddb.describe_table(TableName=copy)["Table"]
     assert made["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert moto_ddb.describe_time_to_live(TableName=copy)["TimeToLiveDescription"] == {
