@@ -18,8 +18,8 @@ from typing import Any, Mapping, Optional, Union
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.ion import ion_line_fields
-from ddbpipe.formats.native import decode_native
-from ddbpipe.formats.typed_json import decode_attributes, json_kind, load_json
+from ddbpipe.formats.native import decode_native, load_line
+from ddbpipe.formats.typed_json import decode_attributes, json_kind
 from ddbpipe.formats.values import AttributeValue, BadValue, Item, format_error
 
 _FIX = ('incremental export lines look like {"Metadata":{...},"Keys":{"Id":{"N":"1"}},'
@@ -77,11 +77,8 @@ def json_change(line: str) -> Change:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
-    text = line.strip(" \t\r\n")
-    if not text:
-        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
     try:
-        obj = load_json(text, "the line")
+        obj = load_line(line)
         if type(obj) is not dict:
             raise BadValue(f"the line is {json_kind(obj)}, not an incremental export record")
         _check_members(obj)
