@@ -226,6 +226,13 @@ def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Sourc
         raise ExportFormatError(f"{folder}/ holds {len(bases)} DynamoDB exports.",
                                 f"Point --from at one of them, e.g. s3://{folder.bucket}/{bases[0]}.")
     base = S3Uri(folder.bucket, bases[0])
+    if base.key.endswith("AWSDynamoDB"):  # the data folder incremental exports share
+        raise ExportFormatError(
+            f"{folder}/ holds an incremental export's shared data folder ({base}/data/) but no "
+            f"{NATIVE_SUMMARY}: the export has not finished, and without its "
+            f"{NATIVE_FILES} its files cannot be told from other exports'.",
+            "Wait for the export to finish (aws dynamodb describe-export), then import its "
+            "AWSDynamoDB/<export id>/ folder; nothing was written.")
     data = base.join("data")
     keys = sorted(k for k in objects if k.startswith(data.prefix))
     files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in keys]

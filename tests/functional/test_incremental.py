@@ -121,6 +121,12 @@ def test_incremental_exports_refuse_what_makes_no_sense(aws, spark, ddb, s3, buc
     with pytest.raises(TableNotFound, match="incremental export.*Import the full export"):
         importer.preflight(importer.ImportConfig(inc, f"absent-{unique}", aws,
                                                  create_table=True))
+    # an export still running: data in the shared folder, no summary yet
+    unfinished = exports.write_incremental(s3, S3Uri(bucket, "running"), first, start=T0, end=T1)
+    s3.delete_object(Bucket=bucket, Key=unfinished.join("manifest-summary.json").key)
+    with pytest.raises(ExportFormatError, match="has not finished.*describe-export"):
+        importer.preflight(importer.ImportConfig(S3Uri(bucket, "running"), target, aws,
+                                                 allow_incomplete=True))
     # a record whose key does not fit the table: refused by validation, nothing written
     bad = exports.write_incremental(
         s3, S3Uri(bucket, "bad"), [Change({"id": {"N": "1"}}, None, None), *first],
