@@ -8,7 +8,11 @@ import pytest
 
 from ddbpipe import importer
 from ddbpipe.errors import ConfigError, ExportFormatError, TableNotFound
+from ddbpipe.importer import state
+from ddbpipe.importer.driver import state_location
+from ddbpipe.importer.sources import detect
 from ddbpipe.s3uri import S3Uri
+from ddbpipe.throttle import Patience, RetryStats
 from ddbpipe_dev import sample
 from tests.functional.test_export import special_items
 from tests.support import exports
@@ -53,10 +57,11 @@ def history() -> tuple[list[dict[str, Any]], list[Change], list[Change]]:
     return base, first, second
 
 
-def expected_state() -> dict[str, dict[str, Any]]:
+def expected_state(windows: int = 2) -> dict[str, dict[str, Any]]:
+    """The table after the full export and the first ``windows`` incremental ones."""
     base, first, second = history()
     state = {i["pk"]["S"]: i for i in base}
-    for change in (*first, *second):
+    for change in (*first, *second)[:len(first) if windows == 1 else None]:
         if change.new is None:
             state.pop(change.keys["pk"]["S"], None)
         else:
@@ -134,3 +139,32 @@ def test_incremental_exports_refuse_what_makes_no_sense(aws, spark, ddb, s3, buc
     with pytest.raises(ExportFormatError, match="Nothing was written"):
         importer.run(spark, importer.ImportConfig(bad, target, aws))
     assert items_of(ddb, target) == before
+
+
+def test_a_stopped_incremental_import_resumes(aws, spark, ddb, s3, bucket, target, unique):
+    base, first, _second = history()
+    prefix = S3Uri(bucket, "resumed")
+    importer.run(spark, importer.ImportConfig(
+        exports.write_native(s3, prefix, base, export_time=T0), target, aws))
+    inc = exports.write_incremental(s3, prefix, first, start=T0, end=T1, per_file=7)
+    # as a run stopped after its first file leaves it: those 7 changes applied and recorded
+    cfg = importer.ImportConfig(inc, target, aws, resume=True)
+    source = detect(s3, inc)
+    for change in first[:7]:
+        if change.new is None:
+            ddb.delete_item(TableName=target, Key=change.keys)
+        else:
+            ddb.put_item(TableName=target, Item=change.new)
+    where = state_location(cfg, source)
+    run = state.new_run(state.Identity(str(inc), target, aws.region, "merge"), source.files)
+    state.begin(s3, where, run)
+    state.Recorder(where, run.id, {}).record(
+        s3, state.Unit(source.files[0].url, 1, 7, 7, end=True), RetryStats(), Patience("S3"))
+    reference = f"ref-{unique}"
+    sample.create_table(ddb, reference)
+    sample.put_items(ddb, reference, iter(expected_state(windows=1).values()))
+
+    result = importer.run(spark, cfg)
+
+    assert (result.skipped, result.read) == (7, len(first) - 7)
+    assert items_of(ddb, target) == items_of(ddb, reference)
