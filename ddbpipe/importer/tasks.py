@@ -26,7 +26,14 @@ from typing import Any, Callable, Iterator, Optional, cast
 from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
-from ddbpipe.importer.sources import DataFile, LineFormat, read_changes, read_items, s3_chunks
+from ddbpipe.importer.sources import (
+    CHANGE_FORMATS,
+    DataFile,
+    LineFormat,
+    read_changes,
+    read_items,
+    s3_chunks,
+)
 from ddbpipe.importer.state import Recorder, Unit, in_ranges
 from ddbpipe.importer.writer import BatchWriter, WriteStats
 from ddbpipe.progress import Beacon, Tally
@@ -101,6 +108,8 @@ def _change_checker(task: TaskConfig) -> Callable[[formats.Change], Optional[str
     """The key check of an item, or of a deletion's key (which must hold nothing else: a
     DeleteRequest with other attributes is refused by DynamoDB)."""
     check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    if task.line_format not in CHANGE_FORMATS:  # items only: no wrapper on the hot path
+        return cast(Callable[[formats.Change], Optional[str]], check)
     names = {k["AttributeName"] for k in task.key_schema}
 
     def check_change(change: formats.Change) -> Optional[str]:
