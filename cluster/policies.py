@@ -12,7 +12,9 @@ Choices (each in docs/decisions.md, "Least privilege"):
 * DynamoDB: ``DescribeTable``, ``Scan``, ``BatchWriteItem`` on ``table/NAME``. Imports write and
   replace mode deletes with BatchWriteItem only, which IAM authorizes as
   ``dynamodb:BatchWriteItem`` whether the batch puts or deletes, so neither ``PutItem`` nor
-  ``DeleteItem`` is granted. ``CreateTable`` only when asked (``--create-table``).
+  ``DeleteItem`` is granted. The reads of the table's settings the sidecar records (TTL, tags,
+  PITR). ``CreateTable`` and the writes that restore those settings only when asked
+  (``--create-table``).
 * S3: objects under ``PREFIX/TABLE/`` (the run folders ddbpipe writes, ``REGION/TABLE/`` for a
   bare bucket) and the log and staging prefixes; ``s3:ListBucket`` only with ``StringLike`` on
   ``s3:prefix`` (a listing without a prefix, or of another prefix, is refused; the
@@ -32,6 +34,13 @@ from ddbpipe.checks import check_table_name
 from ddbpipe.cluster import definition as d
 from ddbpipe.cluster.places import STAGING_FOLDER
 from ddbpipe.errors import ConfigError
+
+#: What an export reads of a table's settings for its sidecar, and what ``--create-table``
+#: restores them with (ddbpipe/tablesettings.py).
+SETTINGS_READ = ("dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
+                 "dynamodb:DescribeContinuousBackups")
+SETTINGS_WRITE = ("dynamodb:UpdateTimeToLive", "dynamodb:TagResource",
+                  "dynamodb:UpdateContinuousBackups")
 
 #: The dead-letter queue ddbpipe creates for schedules (``deadletter`` creates it).
 DLQ_NAME = "ddbpipe-schedules-dlq"
@@ -138,9 +147,11 @@ def scope(
 
 
 def _dynamodb_statement(s: Scope) -> dict[str, Any]:
-    actions = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:BatchWriteItem"]
-    if s.create_table:
-        actions.append("dynamodb:CreateTable")
+    # the reads an export's sidecar records the table's settings with (ddbpipe/tablesettings.py)
+    actions = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:BatchWriteItem",
+               *SETTINGS_READ]
+    if s.create_table:  # --create-table also restores TTL, tags and PITR
+        actions.extend([*SETTINGS_WRITE, "dynamodb:CreateTable"])
     return {"Sid": "DynamoDBTheseTables", "Effect": "Allow", "Action": actions,
             "Resource": s.table_arns()}
 

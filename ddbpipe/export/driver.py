@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
-from ddbpipe import capacity, failures, interrupts, layout, progress
+from ddbpipe import capacity, failures, interrupts, layout, progress, tablesettings
 from ddbpipe.aws import check_reachable, client, frozen_credentials
 from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, with_fix
 from ddbpipe.export import folder as s3folder
@@ -159,8 +159,11 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                              time.monotonic() - scan_started,
                              resumed=[f for fs in earlier.values() for f in fs],
                              splits=splits, resumed_splits=len(earlier))
+        settings = tablesettings.read(client(cfg.aws, "dynamodb"), info.description)
+        for note in settings[1]:
+            log.info("%s: %s", info.name, note)
         s3folder.commit(s3, folder, layout.manifest_bytes(f.url for f in result.files),
-                        s3folder.sidecar(info, result, compress, started))
+                        s3folder.sidecar(info, result, compress, started, settings))
     except interrupts.Stop as stop:
         raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
                           f"{_leave(s3, folder, done, splits, recorded)}.",

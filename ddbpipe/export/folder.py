@@ -114,9 +114,11 @@ def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> i
     return len(orphans)
 
 
-def sidecar(info: TableInfo, result: TableResult, compressed: bool,
-            started: datetime) -> dict[str, Any]:
-    """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read)."""
+def sidecar(info: TableInfo, result: TableResult, compressed: bool, started: datetime,
+            settings: tuple[dict[str, Any], list[str]] = ({}, [])) -> dict[str, Any]:
+    """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read);
+    ``settings`` are the table's TTL, tags, PITR, stream and class and the notes on those that
+    could not be read (:func:`ddbpipe.tablesettings.read`)."""
     plan = result.plan
     assert plan is not None
     resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
@@ -130,6 +132,8 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
         "attributeDefinitions": info.description["AttributeDefinitions"],
         "billingMode": info.billing_mode,
         "tableDefinition": layout.table_definition(info.description),
+        "tableSettings": settings[0],
+        "tableSettingsNotes": settings[1],
         "itemCount": result.items,
         "bytes": result.bytes,
         "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}

@@ -15,6 +15,8 @@ Formats (see design.md section 3), one module each:
 * **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`native_line_to_item`.
 * **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`ion_line_to_item`, a small Ion text
   reader limited to what an item can hold.
+* **DynamoDB native INCREMENTAL export**, either format (:mod:`.incremental`) --
+  :func:`json_change` / :func:`ion_change`: the item to put, or a :class:`Deletion` of its key.
 
 The two JSON formats share their value decoder (:mod:`.typed_json`); all of them share the
 number, base64 and error rules of :mod:`.values`.
@@ -34,6 +36,7 @@ Helpers for capacity math and imports: :func:`validate_number`, :func:`normalize
 from __future__ import annotations
 
 from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item
+from ddbpipe.formats.incremental import Change, Deletion, ion_change, json_change
 from ddbpipe.formats.ion import ion_line_to_item
 from ddbpipe.formats.items import (
     item_size,
@@ -56,11 +59,15 @@ from ddbpipe.formats.values import (
 __all__ = [
     "NULL_KEYS",
     "AttributeValue",
+    "Change",
+    "Deletion",
     "Item",
     "b64decode_strict",
+    "ion_change",
     "ion_line_to_item",
     "item_size",
     "item_to_line",
+    "json_change",
     "key_of",
     "key_type_error",
     "line_to_item",

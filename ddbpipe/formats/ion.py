@@ -498,6 +498,48 @@ class _IonReader:
         return {t: members}
 
 
+def ion_line_fields(line: str, fix: str = _FIX_ION,
+                    expected: str = "a struct with an Item field") -> Dict[str, AttributeValue]:
+    """The fields of a line's one Ion struct (after its optional ``$ion_1_0`` marker), each
+    read as an AttributeValue: what :func:`ion_line_to_item` and the incremental export reader
+    (:mod:`ddbpipe.formats.incremental`) take their members from.
+
+    Raises:
+        ExportFormatError: the line is blank, holds no struct or more than one value.
+    """
+    if not line.strip(_ION_WS):
+        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
+    reader = _IonReader(line)
+    outer: Optional[Dict[str, AttributeValue]] = None
+    try:
+        while True:
+            reader.skip_ws()
+            if reader.i >= reader.n:
+                break
+            m = _ION_IDENT_RE.match(line, reader.i)
+            if m is not None and m.group().startswith("$ion_"):
+                if line[m.end() :].lstrip(_ION_WS).startswith("::"):
+                    raise reader.fail(f"{m.group()}:: values (symbol tables) are not supported")
+                if m.group() != "$ion_1_0":
+                    raise reader.fail(f"unsupported Ion version marker {m.group()}")
+                reader.i = m.end()
+                continue
+            if outer is not None:
+                raise reader.fail("more than one value on the line")
+            start = reader.i
+            outer = reader.read_value(0).get("M")
+            if outer is None:
+                reader.i = start
+                raise reader.fail(f"expected {expected}")
+    except BadValue as err:
+        if err.path and err.path[-1] == "Item":
+            err.path.pop()
+        raise format_error(err, fix) from None
+    if outer is None:
+        raise ExportFormatError("the line holds no item, only an Ion version marker.", fix)
+    return outer
+
+
 def ion_line_to_item(line: str) -> Item:
     """Parse one line of a DynamoDB native export in ION format.
 
@@ -512,42 +554,16 @@ def ion_line_to_item(line: str) -> Item:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
-    if not line.strip(_ION_WS):
-        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
-    reader = _IonReader(line)
-    body: Optional[Item] = None
+    outer = ion_line_fields(line)
     try:
-        while True:
-            reader.skip_ws()
-            if reader.i >= reader.n:
-                break
-            m = _ION_IDENT_RE.match(line, reader.i)
-            if m is not None and m.group().startswith("$ion_"):
-                if line[m.end() :].lstrip(_ION_WS).startswith("::"):
-                    raise reader.fail(f"{m.group()}:: values (symbol tables) are not supported")
-                if m.group() != "$ion_1_0":
-                    raise reader.fail(f"unsupported Ion version marker {m.group()}")
-                reader.i = m.end()
-                continue
-            if body is not None:
-                raise reader.fail("more than one value on the line")
-            start = reader.i
-            value = reader.read_value(0)
-            outer = value.get("M")
-            if outer is None or "Item" not in outer:
-                reader.i = start
-                raise reader.fail("expected a struct with an Item field")
-            if len(outer) != 1:
-                others = sorted(k for k in outer if k != "Item")
-                raise BadValue(f"unexpected fields {others} next to Item")
-            inner = outer["Item"].get("M")
-            if inner is None:
-                raise BadValue("Item is not a struct")
-            body = inner
+        if "Item" not in outer:
+            raise BadValue("expected a struct with an Item field")
+        if len(outer) != 1:
+            others = sorted(k for k in outer if k != "Item")
+            raise BadValue(f"unexpected fields {others} next to Item")
+        body = outer["Item"].get("M")
+        if body is None:
+            raise BadValue("Item is not a struct")
     except BadValue as err:
-        if err.path and err.path[-1] == "Item":
-            err.path.pop()
         raise format_error(err, _FIX_ION) from None
-    if body is None:
-        raise ExportFormatError("the line holds no item, only an Ion version marker.", _FIX_ION)
     return body

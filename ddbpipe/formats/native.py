@@ -6,7 +6,7 @@ the decoder of :mod:`ddbpipe.formats.typed_json`. Read only: there is no writer 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.typed_json import decode_attributes, json_kind, load_json, make_decoder
@@ -22,11 +22,24 @@ def _no_fallback(key: str) -> Optional[str]:
     return None
 
 
-_decode_native = make_decoder(
+#: DynamoDB JSON's AttributeValue -> ours (also the incremental export's Keys and images).
+decode_native = make_decoder(
     {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
     _no_fallback,
     '{"S":"text"}',
 )
+
+
+def load_line(line: str) -> Any:
+    """The JSON value of one export line (a :class:`BadValue` when it is not JSON).
+
+    Raises:
+        ExportFormatError: the line is blank.
+    """
+    text = line.strip(" \t\r\n")
+    if not text:
+        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
+    return load_json(text, "the line")
 
 
 def native_line_to_item(line: str) -> Item:
@@ -38,11 +51,8 @@ def native_line_to_item(line: str) -> Item:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
-    text = line.strip(" \t\r\n")
-    if not text:
-        raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
     try:
-        obj = load_json(text, "the line")
+        obj = load_line(line)
         if type(obj) is not dict or "Item" not in obj:
             raise BadValue('the line is not an object with an "Item" member')
         if len(obj) != 1:
@@ -51,7 +61,7 @@ def native_line_to_item(line: str) -> Item:
         body = obj["Item"]
         if type(body) is not dict:
             raise BadValue(f'"Item" is {json_kind(body)}, not an object')
-        return decode_attributes(body, _decode_native)
+        return decode_attributes(body, decode_native)
     except BadValue as err:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:

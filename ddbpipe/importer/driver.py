@@ -77,10 +77,16 @@ def preflight(cfg: ImportConfig) -> Checked:
     check_reachable(cfg.aws, "dynamodb")
     s3, ddb = client(cfg.aws, "s3"), client(cfg.aws, "dynamodb")
     source = detect(s3, cfg.source, cfg.allow_incomplete)
+    check_incremental(cfg, source)
     try:
         info: Optional[TableInfo] = describe(ddb, cfg.table, cfg.aws.region,
                                              cfg.aws.endpoint("dynamodb"))
-    except TableNotFound:
+    except TableNotFound as err:
+        if source.incremental is not None:
+            raise TableNotFound(f"{err.what.rstrip('.')}; {source.folder}/ is an incremental "
+                                "export (changes, not a table).",
+                                "Import the full export it follows first (with --create-table "
+                                "if you like), then the incremental ones in order.") from err
         if not cfg.create_table:
             raise
         create_request(cfg, source)  # raises when the export cannot say how
@@ -88,6 +94,17 @@ def preflight(cfg: ImportConfig) -> Checked:
     if info is not None:
         check_keys(info, source)
     return Checked(source, info, _look(cfg, s3, source))
+
+
+def check_incremental(cfg: ImportConfig, source: Source) -> None:
+    """What an incremental export cannot do: ``--mode replace`` would delete every item it
+    does not mention, i.e. nearly the whole table."""
+    if source.incremental is not None and cfg.mode == "replace":
+        raise ConfigError(
+            f"--mode replace deletes every item of {cfg.table!r} the export lacks, and "
+            f"{source.folder}/ is an incremental export: it holds only the "
+            f"{source.incremental.describe()}.",
+            "Use --mode merge (the default): it applies the export's puts and deletes.")
 
 
 def identity(cfg: ImportConfig, source: Source) -> state.Identity:

@@ -31,8 +31,8 @@ class ImportResult:
 
     @property
     def written(self) -> int:
-        """Items written by this run."""
-        return self.writes.written
+        """Items written by this run (an incremental export's deletes included)."""
+        return self.writes.written + self.writes.deleted
 
     @property
     def imported(self) -> int:
@@ -67,6 +67,9 @@ class ImportResult:
                 f"{self.consumed:.0f} WCU consumed, {self.achieved_percent:.2f} of "
                 f"{self.plan.capacity} WCU ({self.plan.capacity_source}), target "
                 f"{self.plan.percent}; {self.throttled} throttled requests retried)")
+        if self.source.incremental is not None:
+            text += (f"; incremental export, {self.source.incremental.describe()}: "
+                     f"{self.writes.written} puts, {self.writes.deleted} deletes")
         if self.resumed is not None:
             text += (f"; resumed an earlier run: skipped the {self.skipped} items it wrote "
                      f"({self.resumed.complete_files} of {len(self.source.files)} files whole, "

@@ -9,7 +9,10 @@ says it. Formats, told apart without a flag:
   STX/ETX form; ``ddbpipe-export.json`` marks our own exports. A manifest whose URLs point at
   another bucket or prefix (the folder was copied) is resolved by file name inside this folder.
 * ``native-json`` / ``native-ion`` -- DynamoDB's Export to S3: ``AWSDynamoDB/<id>/`` with
-  ``manifest-summary.json``, ``manifest-files.json`` and ``data/*.gz``.
+  ``manifest-summary.json``, ``manifest-files.json`` and ``data/*.gz``. An INCREMENTAL export
+  (``exportType`` in the summary) keeps its data files in the ``AWSDynamoDB/data/`` folder its
+  sibling exports share, and its lines are changes (:mod:`ddbpipe.formats.incremental`): the
+  source then carries :class:`Incremental`.
 * ``files`` -- a folder of data files with no manifest: every data file in it.
 
 :func:`read_items` streams one data file (gzip told by its magic bytes) as items, naming the file
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Optional, TypeVar
 
 from ddbpipe import formats, layout
 from ddbpipe.aws import error_code
@@ -33,9 +36,12 @@ if TYPE_CHECKING:
 
 #: What wrote a folder, as the report and the sidecar-less formats name it.
 SourceFormat = Literal["ddbpipe", "datapipeline", "files", "native-json", "native-ion"]
-#: How a data file's lines are read: Data Pipeline JSON/Hive (ddbpipe, datapipeline, files) or
-#: DynamoDB's native export in DYNAMODB_JSON or ION.
-LineFormat = Literal["datapipeline", "native-json", "native-ion"]
+#: How a data file's lines are read: Data Pipeline JSON/Hive (ddbpipe, datapipeline, files),
+#: DynamoDB's native export in DYNAMODB_JSON or ION, or its incremental export's change records.
+LineFormat = Literal["datapipeline", "native-json", "native-ion", "native-json-changes",
+                     "native-ion-changes"]
+CHANGE_FORMATS: tuple[LineFormat, ...] = ("native-json-changes", "native-ion-changes")
+INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
 
 NATIVE_SUMMARY = "manifest-summary.json"
 NATIVE_FILES = "manifest-files.json"
@@ -47,6 +53,18 @@ class DataFile:
     url: str
     size: int
     items: Optional[int] = None  # when the folder's manifest says
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """What a native INCREMENTAL export's summary says of its window (times as it writes them)."""
+
+    view: str  # NEW_IMAGE or NEW_AND_OLD_IMAGES (the summary's outputView)
+    start: str  # exportFromTime, inclusive
+    end: str  # exportToTime, exclusive
+
+    def describe(self) -> str:
+        return f"changes from {self.start} to {self.end} ({self.view})"
 
 
 @dataclass
@@ -61,10 +79,15 @@ class Source:
     notes: list[str] = field(default_factory=list)
     #: Why the export is not finished, when it is imported anyway (--allow-incomplete).
     incomplete: Optional[str] = None
+    #: A native INCREMENTAL export: its lines are puts and deletes, not items.
+    incremental: Optional[Incremental] = None
 
     @property
     def line_format(self) -> LineFormat:
-        """How lines are read: ``datapipeline`` (JSON/Hive), ``native-json`` or ``native-ion``."""
+        """How lines are read: ``datapipeline`` (JSON/Hive), ``native-json`` or ``native-ion``,
+        or, for an incremental export, ``native-json-changes`` or ``native-ion-changes``."""
+        if self.incremental is not None:
+            return "native-ion-changes" if self.format == "native-ion" else "native-json-changes"
         if self.format == "native-json" or self.format == "native-ion":
             return self.format
         return "datapipeline"
@@ -149,9 +172,8 @@ def detect(s3: S3Client, folder: S3Uri, allow_incomplete: bool = False) -> Sourc
     native = sorted(k for k in objects if k.endswith("/" + NATIVE_SUMMARY) or k == NATIVE_SUMMARY)
     if native:
         if len(native) > 1:
-            one = f"s3://{folder.bucket}/{native[0].rsplit('/', 1)[0]}"
             raise ExportFormatError(f"{folder}/ holds {len(native)} DynamoDB exports.",
-                                    f"Point --from at one of them, e.g. {one}.")
+                                    _in_order(s3, folder.bucket, native))
         return _native(s3, folder, native[0], objects)
     unfinished = _unfinished_native(folder, objects)
     if unfinished is not None:
@@ -204,6 +226,13 @@ def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Sourc
         raise ExportFormatError(f"{folder}/ holds {len(bases)} DynamoDB exports.",
                                 f"Point --from at one of them, e.g. s3://{folder.bucket}/{bases[0]}.")
     base = S3Uri(folder.bucket, bases[0])
+    if base.key.endswith("AWSDynamoDB"):  # the data folder incremental exports share
+        raise ExportFormatError(
+            f"{folder}/ holds an incremental export's shared data folder ({base}/data/) but no "
+            f"{NATIVE_SUMMARY}: the export has not finished, and without its "
+            f"{NATIVE_FILES} its files cannot be told from other exports'.",
+            "Wait for the export to finish (aws dynamodb describe-export), then import its "
+            "AWSDynamoDB/<export id>/ folder; nothing was written.")
     data = base.join("data")
     keys = sorted(k for k in objects if k.startswith(data.prefix))
     files = [DataFile(f"s3://{folder.bucket}/{k}", objects[k]) for k in keys]
@@ -262,9 +291,32 @@ def _datapipeline(s3: S3Client, folder: S3Uri, objects: dict[str, int]) -> Sourc
     return source
 
 
+def _in_order(s3: S3Client, bucket: str, summaries: list[str]) -> str:
+    """How to import several native exports of one prefix: one at a time, the full export first,
+    then the incremental ones by their window's start (the fix of the refusal)."""
+    exports = []
+    for key in summaries:
+        summary = _get_json(s3, bucket, key)
+        folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}"
+        if summary.get("exportType") == INCREMENTAL_EXPORT:
+            when = str(summary.get("exportFromTime") or "")
+            exports.append((1, when, f"{folder} (incremental from {when})"))
+        else:
+            when = str(summary.get("exportTime") or "")
+            exports.append((0, when, f"{folder} (full, at {when})"))
+    exports.sort()
+    return ("Point --from at one of them; to roll a table forward, import them one at a time in "
+            "this order: " + ", ".join(text for _kind, _when, text in exports) + ".")
+
+
 def _native(s3: S3Client, folder: S3Uri, summary_key: str, objects: dict[str, int]) -> Source:
     base = S3Uri(folder.bucket, summary_key.rsplit("/", 1)[0] if "/" in summary_key else "")
     summary = _get_json(s3, folder.bucket, summary_key)
+    incremental = None
+    if summary.get("exportType") == INCREMENTAL_EXPORT:
+        incremental = Incremental(str(summary.get("outputView") or "NEW_AND_OLD_IMAGES"),
+                                  str(summary.get("exportFromTime") or "?"),
+                                  str(summary.get("exportToTime") or "?"))
     fmt = str(summary.get("outputFormat", "DYNAMODB_JSON")).upper()
     files_key = base.join(NATIVE_FILES).key
     if files_key not in objects:
@@ -279,7 +331,13 @@ def _native(s3: S3Client, folder: S3Uri, summary_key: str, objects: dict[str, in
                                 f"({err!r}).", "Copy it again from the original export; nothing "
                                 "was written.") from err
     data = base.join("data")
-    data_objects = {k: v for k, v in objects.items() if k.startswith(data.prefix)}
+    if incremental is not None and "/" in base.key:
+        # incremental exports share AWSDynamoDB/data/, beside their AWSDynamoDB/<id>/ folders
+        data = S3Uri(base.bucket, base.key.rsplit("/", 1)[0]).join("data")
+    if data.prefix.startswith(folder.prefix):
+        data_objects = {k: v for k, v in objects.items() if k.startswith(data.prefix)}
+    else:  # --from is the export's own folder: the shared data folder is outside it
+        data_objects = _list(s3, data)
     urls = [f"s3://{summary.get('s3Bucket') or folder.bucket}/{key}" for key in keys]
     files, notes = _relocate(urls, data, data_objects, NATIVE_FILES)
     counts = {S3Uri.parse(u).name: e.get("itemCount") for u, e in zip(urls, entries)}
@@ -295,7 +353,7 @@ def _native(s3: S3Client, folder: S3Uri, summary_key: str, objects: dict[str, in
     if arn.startswith("arn:"):
         region = arn.split(":")[3] or None
     kind: SourceFormat = "native-ion" if fmt == "ION" else "native-json"
-    return Source(base, kind, files, source_region=region, notes=notes)
+    return Source(base, kind, files, source_region=region, notes=notes, incremental=incremental)
 
 
 # --- reading one file -------------------------------------------------------------------------
@@ -364,6 +422,8 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
+    if line_format in CHANGE_FORMATS:
+        raise ValueError(f"{line_format} lines are changes: read them with read_changes")
     if line_format == "native-json":
         return formats.native_line_to_item
     if line_format == "native-ion":
@@ -375,7 +435,26 @@ def read_items(chunks: Iterator[bytes], url: str,
                line_format: LineFormat) -> Iterator[tuple[int, formats.Item]]:
     """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
     error naming ``url`` and the line number."""
-    parse = line_parser(line_format)
+    return _read(line_parser(line_format), chunks, url, line_format)
+
+
+def read_changes(chunks: Iterator[bytes], url: str,
+                 line_format: LineFormat) -> Iterator[tuple[int, formats.Change]]:
+    """``(line number, change)`` of one data file: an item to put or, in an incremental
+    export, a :class:`~ddbpipe.formats.Deletion`; otherwise as :func:`read_items`."""
+    if line_format == "native-json-changes":
+        return _read(formats.json_change, chunks, url, line_format)
+    if line_format == "native-ion-changes":
+        return _read(formats.ion_change, chunks, url, line_format)
+    return _read(line_parser(line_format), chunks, url, line_format)
+
+
+_T = TypeVar("_T")
+
+
+def _read(parse: Callable[[str], _T], chunks: Iterator[bytes], url: str,
+          line_format: LineFormat) -> Iterator[tuple[int, _T]]:
+    ion = line_format in ("native-ion", "native-ion-changes")
     for number, raw in enumerate(iter_lines(chunks, url), start=1):
         try:
             text = raw.decode("utf-8")
@@ -383,7 +462,7 @@ def read_items(chunks: Iterator[bytes], url: str,
             raise ExportFormatError(f"{url} line {number}: not UTF-8 ({err.reason}).",
                                     "The file is damaged; restore it from the original export."
                                     ) from err
-        if not text.strip() or (line_format == "native-ion" and text.strip() == "$ion_1_0"):
+        if not text.strip() or (ion and text.strip() == "$ion_1_0"):
             continue
         try:
             yield number, parse(text)

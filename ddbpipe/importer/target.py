@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+from ddbpipe import tablesettings
 from ddbpipe.errors import KeySchemaMismatch, TableNotFound
 from ddbpipe.importer.options import ImportConfig
 from ddbpipe.importer.sources import Source
@@ -49,7 +50,7 @@ def create_request(cfg: ImportConfig, source: Source) -> dict[str, Any]:
             f"Table {cfg.table!r} does not exist in {cfg.aws.region} and {source.folder}/ has no "
             "ddbpipe sidecar to create it from.",
             "Create the table first (same key schema as the export's).")
-    args = {k: v for k, v in definition.items() if k not in ("TableClass",)}
+    args = dict(definition)
     args["TableName"] = cfg.table
     on_demand = args.get("BillingMode") == "PAY_PER_REQUEST"
     if on_demand:
@@ -63,10 +64,16 @@ def create_request(cfg: ImportConfig, source: Source) -> dict[str, Any]:
 
 
 def create_table(ddb: DynamoDBClient, cfg: ImportConfig, source: Source) -> TableInfo:
+    """Create the table (its stream and class with it), wait until it is ACTIVE, then restore
+    the TTL, tags and PITR the export recorded; prints one line per setting."""
     ddb.create_table(**create_request(cfg, source))
     ddb.get_waiter("table_exists").wait(TableName=cfg.table,
                                         WaiterConfig={"Delay": 1, "MaxAttempts": 600})
     print(f"Created table {cfg.table} in {cfg.aws.region} from the export's definition.",
           flush=True)
-    return describe(ddb, cfg.table, cfg.aws.region, cfg.aws.endpoint("dynamodb"))
+    info = describe(ddb, cfg.table, cfg.aws.region, cfg.aws.endpoint("dynamodb"))
+    for line in tablesettings.restore(ddb, info.description,
+                                      tablesettings.recorded(source.sidecar)):
+        print(line, flush=True)
+    return info
 

@@ -21,12 +21,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Iterator, Optional, cast
+from typing import Any, Callable, Iterator, Optional, cast
 
 from ddbpipe import failures, formats
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import DdbpipeError, ExportFormatError
-from ddbpipe.importer.sources import DataFile, LineFormat, read_items, s3_chunks
+from ddbpipe.importer.sources import (
+    CHANGE_FORMATS,
+    DataFile,
+    LineFormat,
+    read_changes,
+    read_items,
+    s3_chunks,
+)
 from ddbpipe.importer.state import Recorder, Unit, in_ranges
 from ddbpipe.importer.writer import BatchWriter, WriteStats
 from ddbpipe.progress import Beacon, Tally
@@ -97,17 +104,36 @@ def _check_count(f: DataFile, items: int) -> Optional[str]:
     return None
 
 
+def _change_checker(task: TaskConfig) -> Callable[[formats.Change], Optional[str]]:
+    """The key check of an item, or of a deletion's key (which must hold nothing else: a
+    DeleteRequest with other attributes is refused by DynamoDB)."""
+    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    if task.line_format not in CHANGE_FORMATS:  # items only: no wrapper on the hot path
+        return cast(Callable[[formats.Change], Optional[str]], check)
+    names = {k["AttributeName"] for k in task.key_schema}
+
+    def check_change(change: formats.Change) -> Optional[str]:
+        if isinstance(change, formats.Deletion):
+            extra = sorted(set(change.key) - names)
+            if extra:
+                return f"the deleted item's Keys hold {extra}, which are not the table's keys"
+            return check(change.key)
+        return check(change)
+
+    return check_change
+
+
 def validate(task: TaskConfig, groups: Iterator[list[DataFile]]) -> Iterator[FileCheck]:
     s3 = client(task.aws, "s3")
-    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    check = _change_checker(task)
     for group in groups:
         for f in group:
             items = 0
             error: Optional[DdbpipeError] = None
             try:
                 with failures.about(f.url):
-                    for number, item in read_items(s3_chunks(s3, f.url), f.url,
-                                                   task.line_format):
+                    for number, item in read_changes(s3_chunks(s3, f.url), f.url,
+                                                     task.line_format):
                         items += 1
                         problem = check(item)
                         if problem:
@@ -131,7 +157,7 @@ def write(task: TaskConfig,
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
     keys = [k["AttributeName"] for k in task.key_schema]
-    check = formats.make_key_checker(task.key_schema, task.attribute_definitions)
+    check = _change_checker(task)
     patience = task.patience()
     units = _Units(task) if task.recorder is not None else None
     beacon = Beacon(s3, task.recorder.progress) if task.recorder is not None else None
@@ -148,15 +174,15 @@ def write(task: TaskConfig,
                     first = 1  # the unit being written: its first line, items, write units
                     items = cost = last = 0
                     with failures.about(f.url):
-                        for number, item in read_items(s3_chunks(s3, f.url), f.url,
-                                                       task.line_format):
+                        for number, item in read_changes(s3_chunks(s3, f.url), f.url,
+                                                         task.line_format):
                             count += 1
                             last = number
                             if done and in_ranges(number, done):  # written by an earlier run
                                 if units and items:
                                     units.record(writer, Unit(f.url, first, number - 1, items))
                                 first, items, cost = number + 1, 0, 0
-                                if task.keep_keys:
+                                if task.keep_keys and not isinstance(item, formats.Deletion):
                                     yield formats.key_of(item, keys)
                                 continue
                             if units and units.full(items, cost):
@@ -168,7 +194,10 @@ def write(task: TaskConfig,
                                     f"{f.url} line {number}: {problem}.",
                                     "Items before it were written; fix the export or import "
                                     "into a table with its key schema.")
-                            put = writer.put(item)
+                            if isinstance(item, formats.Deletion):  # an incremental export's
+                                put = writer.delete(item.key)
+                            else:
+                                put = writer.put(item)
                             cost += put
                             items += 1
                             read += 1
@@ -176,7 +205,7 @@ def write(task: TaskConfig,
                             moved_units += put
                             if beacon is not None and beacon.due():
                                 beacon.update(Tally(moved_items, moved_bytes, moved_units))
-                            if task.keep_keys:
+                            if task.keep_keys and not isinstance(item, formats.Deletion):
                                 yield formats.key_of(item, keys)
                         wrong = _check_count(f, count)
                         if wrong:

@@ -82,8 +82,11 @@ class BatchWriter:
         self._add({"PutRequest": {"Item": item}}, item, units)
         return units
 
-    def delete(self, key: formats.Item) -> None:
+    def delete(self, key: formats.Item) -> int:
+        """Queue the deletion of ``key``; returns the write units it is budgeted at (1: the
+        deleted item's size is unknown here; the bucket settles with what DynamoDB reports)."""
         self._add({"DeleteRequest": {"Key": key}}, key, 1)
+        return 1
 
     def _add(self, request: dict[str, Any], item: formats.Item, units: int) -> None:
         key = formats.key_of(item, self.key_names)

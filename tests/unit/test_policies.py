@@ -28,7 +28,9 @@ def scope(**kw) -> policies.Scope:
 def test_instance_policy_is_exactly_the_jobs_needs():
     assert policies.instance_policy(scope()) == {"Version": "2012-10-17", "Statement": [
         {"Sid": "DynamoDBTheseTables", "Effect": "Allow",
-         "Action": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:BatchWriteItem"],
+         "Action": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:BatchWriteItem",
+                    "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
+                    "dynamodb:DescribeContinuousBackups"],
          "Resource": [f"{TABLE}Forum", f"{TABLE}Thread"]},
         {"Sid": "S3ListTheseFolders", "Effect": "Allow", "Action": "s3:ListBucket",
          "Resource": "arn:aws:s3:::bkt",
@@ -144,6 +146,10 @@ def test_create_table_only_when_granted():
     assert evaluate(granted, [Request("dynamodb:CreateTable", f"{TABLE}Forum"),
                               Request("dynamodb:CreateTable", f"{TABLE}Users")]) == \
         ["Allowed", "ImplicitlyDenied"]
+    # restoring TTL, tags and PITR comes with --create-table only
+    restore = [Request(a, f"{TABLE}Forum") for a in policies.SETTINGS_WRITE]
+    assert evaluate(granted, restore) == ["Allowed"] * 3
+    assert evaluate(policies.instance_policy(scope()), restore) == ["ImplicitlyDenied"] * 3
 
 
 def test_user_policy_decisions():
