@@ -28,7 +28,7 @@ def _kind(proc: Any, root_pid: int) -> str:
     except Exception:
         return "other"
     if "java" in name:
-        return "jvm"
+        return "executor" if "CoarseGrainedExecutorBackend" in cmd else "jvm"
     if "partwriter" in cmd:
         return "partwriter"
     if "python" in name:
@@ -74,9 +74,11 @@ def _kill_tree(pid: int) -> None:
 
 
 def run_sampled(command: list[str], env: dict[str, str], log: Path,
-                cwd: Path | None = None, timeout: float = 900.0) -> MemoryRun:
+                cwd: Path | None = None, timeout: float = 900.0,
+                also: tuple[int, ...] = ()) -> MemoryRun:
     """Run ``command`` to the end (killed after ``timeout`` s), sampling the RSS of its process
-    tree every 0.2 s."""
+    tree every 0.2 s; with the descendants of the processes ``also`` names (a Spark worker,
+    whose executors serve the command) counted in the tree."""
     import psutil
 
     result = MemoryRun(command)
@@ -90,11 +92,17 @@ def run_sampled(command: list[str], env: dict[str, str], log: Path,
 
         def sample() -> None:
             root = psutil.Process(proc.pid)
+            others = [psutil.Process(pid) for pid in also]
             while not done.is_set():
                 try:
                     tree = [root, *root.children(recursive=True)]
                 except psutil.NoSuchProcess:
                     break
+                for other in others:
+                    try:
+                        tree += other.children(recursive=True)
+                    except psutil.NoSuchProcess:
+                        continue
                 total = 0
                 kinds: dict[str, int] = {}
                 for p in tree:

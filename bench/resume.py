@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.items import bench_item  # noqa: E402
+from bench.sections import Section  # noqa: E402
 from bench.stack import BUCKET, Stack, set_local_credentials  # noqa: E402
 from ddbpipe import layout  # noqa: E402
 from ddbpipe.export import state  # noqa: E402
@@ -42,7 +43,8 @@ SPLITS_PER_TASK = 8  # what a table that scans for > 15 minutes gets (capacity.M
 KILL_AT = 0.8
 READ_CAPACITY = 10_000  # far above what dynalite serves: the rate limiter never waits
 DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- resume:begin -->", "<!-- resume:end -->"
+SECTION = Section("resume")
+BEGIN, END = SECTION.begin, SECTION.end
 
 
 @dataclass
@@ -194,19 +196,11 @@ def render(results: dict[str, Any], command: str) -> str:
 
 def kept_section(doc: Path) -> str:
     """This benchmark's section of ``doc`` (``bench.run`` rewrites the rest and keeps it)."""
-    text = doc.read_text() if doc.exists() else ""
-    if BEGIN not in text:
-        return ""
-    return "\n" + text[text.index(BEGIN):text.index(END) + len(END)] + "\n"
+    return SECTION.kept(doc)
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text()
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
+    SECTION.write(DOC, section)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

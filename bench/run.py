@@ -51,6 +51,7 @@ from bench import (  # noqa: E402
     jfr,
     limits,
     memory,
+    memory_bound,
     paper,
     profiling,
     report,
@@ -814,7 +815,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results["paper"] = paper.terabyte_export(results)
     json_path.write_text(json.dumps(results, indent=1, default=str))
     settings.out_doc.parent.mkdir(parents=True, exist_ok=True)
-    kept = resume.kept_section(settings.out_doc)  # measured by `python -m bench.resume`
+    # measured by `python -m bench.resume` and `python -m bench.memory_bound`
+    kept = resume.kept_section(settings.out_doc) + memory_bound.SECTION.kept(settings.out_doc)
     settings.out_doc.write_text(report.render(results, settings.out_doc, ROOT) + kept)
     log(f"wrote {settings.out_doc} in {results['total_seconds'] / 60:.1f} min")
     shutil.rmtree(work / "dump-main", ignore_errors=True)

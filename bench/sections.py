@@ -1,0 +1,41 @@
+"""Sections of docs/benchmarks.md that a benchmark of its own writes between two markers.
+
+``bench.run`` rewrites the document and keeps every such section as it found it; each benchmark
+(``bench.resume``, ``bench.memory_bound``) replaces only its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+
+    @property
+    def begin(self) -> str:
+        return f"<!-- {self.name}:begin -->"
+
+    @property
+    def end(self) -> str:
+        return f"<!-- {self.name}:end -->"
+
+    def kept(self, doc: Path) -> str:
+        """This section of ``doc`` with a blank line around it, or ``""``."""
+        text = doc.read_text() if doc.exists() else ""
+        if self.begin not in text:
+            return ""
+        return "\n" + text[text.index(self.begin):text.index(self.end) + len(self.end)] + "\n"
+
+    def write(self, doc: Path, section: str) -> None:
+        """Replace this section of ``doc`` by ``section`` (which carries the markers), or add
+        it at the end."""
+        text = doc.read_text()
+        if self.begin in text:
+            text = (text[:text.index(self.begin)] + section
+                    + text[text.index(self.end) + len(self.end) + 1:])
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        doc.write_text(text)
