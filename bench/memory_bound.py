@@ -57,9 +57,9 @@ def summary(run: memory.MemoryRun, log: Path, size: int, label: str) -> dict[str
            "peak_by_kind_mb": {k: v / 2**20 for k, v in run.peak_by_kind.items()}}
     if not out["ok"]:
         text = log.read_text(errors="replace")
-        out["error"] = "timed out" if run.timed_out else next(
-            (line.strip()[:200] for line in text.splitlines() if "OutOfMemoryError" in line),
-            f"exit {run.returncode}")
+        oom = next((line.strip()[:200] for line in text.splitlines()
+                    if "OutOfMemoryError" in line), None)
+        out["error"] = oom or ("timed out" if run.timed_out else f"exit {run.returncode}")
     print(json.dumps({k: v for k, v in out.items() if k != "peak_by_kind_mb"}), flush=True)
     return out
 
