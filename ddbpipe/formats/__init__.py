@@ -12,9 +12,10 @@ Formats (see design.md section 3), one module each:
   :func:`line_to_item`. One JSON object per line; type keys with the first letter lower-cased
   (``s n b sS nS bS m l bOOL nULL``), NULL also as ``nULLValue`` (connector 4.x); Hive-era lines
   (``name<ETX>value<STX>...``) are read too.
-* **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`native_line_to_item`.
-* **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`ion_line_to_item`, a small Ion text
-  reader limited to what an item can hold.
+* **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`item_to_native_line` /
+  :func:`native_line_to_item`.
+* **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`item_to_ion_line` /
+  :func:`ion_line_to_item`, a small Ion text reader and writer limited to what an item can hold.
 
 The two JSON formats share their value decoder (:mod:`.typed_json`); all of them share the
 number, base64 and error rules of :mod:`.values`.
@@ -34,7 +35,7 @@ Helpers for capacity math and imports: :func:`validate_number`, :func:`normalize
 from __future__ import annotations
 
 from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item
-from ddbpipe.formats.ion import ion_line_to_item
+from ddbpipe.formats.ion import ion_line_to_item, item_to_ion_line
 from ddbpipe.formats.items import (
     item_size,
     key_of,
@@ -43,7 +44,7 @@ from ddbpipe.formats.items import (
     read_units,
     write_units,
 )
-from ddbpipe.formats.native import native_line_to_item
+from ddbpipe.formats.native import item_to_native_line, native_line_to_item
 from ddbpipe.formats.values import (
     AttributeValue,
     Item,
@@ -60,7 +61,9 @@ __all__ = [
     "b64decode_strict",
     "ion_line_to_item",
     "item_size",
+    "item_to_ion_line",
     "item_to_line",
+    "item_to_native_line",
     "key_of",
     "key_type_error",
     "line_to_item",
