@@ -14,9 +14,9 @@ import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ddbpipe import capacity, failures, interrupts, layout, progress
+from ddbpipe import capacity, failures, interrupts, layout, native_layout, progress
 from ddbpipe.aws import check_reachable, client, frozen_credentials
 from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, with_fix
 from ddbpipe.export import folder as s3folder
@@ -67,6 +67,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         started = datetime.now(timezone.utc)
         plan = capacity.plan_read(info, cfg.read_percent, parallelism, cfg.read_capacity)
         items_per_file, compress = cfg.items_per_file, cfg.compress
+        fmt: str = cfg.output_format
+        export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
         earlier: dict[int, list[FileCommit]] = {}
     else:
         started = datetime.fromisoformat(resume.started)
@@ -74,6 +76,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                                           resume.read_capacity),
                        segments=resume.segments, splits=resume.splits)
         items_per_file, compress = resume.items_per_file, resume.compress
+        fmt, export_id = resume.output_format, resume.export_id
         earlier = state.read_splits(s3, folder)
     for warning in plan.warnings:
         log.warning(warning)
@@ -81,18 +84,32 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
              plan.segments, plan.split_count, plan.tasks, plan.capacity, plan.percent,
              plan.capacity_source)
     creds = frozen_credentials(cfg.aws) if is_local(spark) else None
-    writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
+    native = export_id is not None
+    if native:
+        assert export_id is not None
+        compress = True  # the service's data files are always gzip
+        started_marker = native_layout.export_folder(folder, export_id).join(native_layout.STARTED)
+    files_folder = native_layout.data_folder(folder, export_id) if export_id else folder
+
+    def kept(files: list[FileCommit]) -> set[str]:
+        """The keys a clean-up keeps: the data files named, and the native ``_started``."""
+        keys = {S3Uri.parse(f.url).key for f in files}
+        return keys | {started_marker.key} if native else keys
+
+    writer = WriterConfig(folder=str(files_folder), region=cfg.aws.region,
                           endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
                           items_per_file=items_per_file, compress=compress,
                           verbose=log.isEnabledFor(logging.DEBUG),
                           unreachable_after=unreachable_seconds(),
-                          progress=str(state.progress_folder(folder)))
+                          progress=str(state.progress_folder(folder)), format=fmt)
     done = dict(earlier)
     splits = plan.split_count
     recorded = resume is not None
 
     if resume is None:
         s3folder.start(s3, folder)
+        if native:  # as the service does: the bucket is writable, the export has begun
+            s3.put_object(Bucket=folder.bucket, Key=started_marker.key, Body=b"")
     try:
         remaining = [i for i in range(splits) if i not in done]
         # plan.tasks splits run at once (fewer when fewer are left), sharing the whole budget.
@@ -113,7 +130,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
             remaining = list(range(splits))
             state.write_run(s3, folder, state.RunRecord(
                 info.name, info.region, plan.segments, splits, plan.percent, cfg.read_capacity,
-                compress, items_per_file, started.isoformat()))
+                compress, items_per_file, started.isoformat(), output_format=fmt,
+                export_id=export_id))
             recorded = True
         elif actual != splits:
             raise ConfigError(
@@ -121,8 +139,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                 "cluster (its task slots cap the splits).",
                 f"Resume on a cluster with at least {splits} task slots (executor cores).")
         else:
-            dropped = s3folder.remove_orphans(
-                s3, folder, {S3Uri.parse(f.url).key for fs in done.values() for f in fs})
+            dropped = s3folder.remove_orphans(s3, folder,
+                                              kept([f for fs in done.values() for f in fs]))
             print(f"{info.name}: resuming {folder}/: {len(done)} of {splits} splits finished "
                   f"({sum(f.items for fs in done.values() for f in fs):,} items kept), "
                   f"{len(remaining)} to read; {dropped} partly written file(s) deleted",
@@ -153,28 +171,33 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                     raise watch.error from None
                 raise
         files = sorted((f for fs in done.values() for f in fs), key=lambda c: c.url)
-        s3folder.remove_orphans(s3, folder, {S3Uri.parse(f.url).key for f in files})
+        s3folder.remove_orphans(s3, folder, kept(files))
         result = TableResult(info.name, folder, sum(f.items for f in files), files,
                              sum(f.bytes for f in files), time.monotonic() - t0, plan,
                              time.monotonic() - scan_started,
                              resumed=[f for fs in earlier.values() for f in fs],
                              splits=splits, resumed_splits=len(earlier))
-        s3folder.commit(s3, folder, layout.manifest_bytes(f.url for f in result.files),
-                        s3folder.sidecar(info, result, compress, started))
+        side = s3folder.sidecar(info, result, compress, started)
+        if export_id is None:
+            manifests = {folder.join(layout.MANIFEST): layout.manifest_bytes(f.url for f in files)}
+        else:
+            manifests = native_manifests(folder, export_id, fmt, info, files, started, started)
+            side.update(native_sidecar(folder, export_id, fmt))
+        s3folder.commit(s3, folder, manifests, side)
     except interrupts.Stop as stop:
         raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
-                          f"{_leave(s3, folder, done, splits, recorded)}.",
+                          f"{_leave(s3, folder, done, splits, recorded, kept)}.",
                           _again(folder, recorded), stop.signum) from None
     except DdbpipeError as err:
-        raise with_fix(err, f"({_leave(s3, folder, done, splits, recorded)}.)") from err
+        raise with_fix(err, f"({_leave(s3, folder, done, splits, recorded, kept)}.)") from err
     except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
         known = failures.explain(err, f"{folder}/", "writing")
-        left = _leave(s3, folder, done, splits, recorded)
+        left = _leave(s3, folder, done, splits, recorded, kept)
         if known is None:
             raise
         raise with_fix(known, f"({left}.)") from err
     except BaseException:
-        _leave(s3, folder, done, splits, recorded)
+        _leave(s3, folder, done, splits, recorded, kept)
         raise
     try:
         state.clear(s3, folder)
@@ -184,15 +207,46 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
     return result
 
 
+def native_manifests(folder: S3Uri, export_id: str, fmt: str, info: TableInfo,
+                     files: list[FileCommit], started: datetime,
+                     export_time: datetime) -> dict[S3Uri, bytes]:
+    """The native layout's manifests, in the order they are written: the file list and its
+    checksum first, the summary (what readers take for "finished") and its checksum last."""
+    base = native_layout.export_folder(folder, export_id)
+    listed = native_layout.files_manifest(
+        native_layout.NativeFile(S3Uri.parse(f.url).key, f.items, f.md5 or "", f.etag or "")
+        for f in files)
+    summary = native_layout.summary(
+        run=folder, export_id=export_id, fmt=fmt, table_arn=str(info.description["TableArn"]),
+        table_id=info.description.get("TableId"), started=started,
+        ended=datetime.now(timezone.utc), export_time=export_time,
+        items=sum(f.items for f in files))
+    return {base.join(native_layout.FILES): listed,
+            base.join(native_layout.FILES.replace(".json", ".checksum")):
+                native_layout.checksum(listed),
+            base.join(native_layout.SUMMARY): summary,
+            base.join(native_layout.SUMMARY.replace(".json", ".checksum")):
+                native_layout.checksum(summary)}
+
+
+def native_sidecar(folder: S3Uri, export_id: str, fmt: str) -> dict[str, Any]:
+    """What the sidecar adds for a native layout: where ImportTable reads."""
+    data = native_layout.data_folder(folder, export_id)
+    return {"outputFormat": fmt, "exportId": export_id,
+            "importTable": {"S3Bucket": data.bucket, "S3KeyPrefix": data.prefix,
+                            "InputFormat": native_layout.SERVICE_FORMAT[fmt],
+                            "InputCompressionType": "GZIP"}}
+
+
 def _leave(s3: S3Client, folder: S3Uri, done: dict[int, list[FileCommit]], splits: int,
-           recorded: bool) -> str:
+           recorded: bool, kept: Callable[[list[FileCommit]], set[str]]) -> str:
     """Suspend a stopped run's folder for ``--resume``; empty it if its run record was never
     written (nothing was read)."""
     if not recorded:
         return s3folder.abort(s3, folder)
-    kept = [f for fs in done.values() for f in fs]
-    return s3folder.suspend(s3, folder, {S3Uri.parse(f.url).key for f in kept}, len(done),
-                            splits, sum(f.items for f in kept))
+    files = [f for fs in done.values() for f in fs]
+    return s3folder.suspend(s3, folder, kept(files), len(done), splits,
+                            sum(f.items for f in files))
 
 
 def _again(folder: S3Uri, recorded: bool) -> str:
@@ -239,6 +293,10 @@ def resumable(s3: S3Client, cfg: ExportConfig) -> state.RunRecord:
     if cfg.tables and cfg.tables != (record.table,):
         raise ConfigError(f"{folder}/ is an export of {record.table}, not of {cfg.tables[0]}.",
                           f"Leave --table out, or resume a run folder of {cfg.tables[0]}.")
+    if cfg.output_format != "dp" and cfg.output_format != record.output_format:
+        raise ConfigError(f"{folder}/ is an export in the {record.output_format} format, not "
+                          f"{cfg.output_format}.", "Leave --format out: a resumed run keeps the "
+                          "format it started with.")
     if record.region != cfg.aws.region:
         raise ConfigError(f"{folder}/ is an export of {record.table} in {record.region}, not "
                           f"in {cfg.aws.region}.", f"Resume it with --region {record.region}.")
@@ -275,7 +333,8 @@ def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None
 
 JOB = Job(
     name="export",
-    description="Export one or several DynamoDB tables to S3 in the Data Pipeline format.",
+    description="Export one or several DynamoDB tables to S3 in the Data Pipeline format, or in "
+                "DynamoDB's own export layout (--format dynamodb-json|ion).",
     add_options=add_options,
     config_from_args=config_from_args,
     preflight=preflight,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Sequence
 
 from ddbpipe import __version__, layout
 from ddbpipe.aws import error_code
@@ -150,11 +150,13 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
     }
 
 
-def commit(s3: S3Client, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> None:
-    """Manifest, sidecar, then ``_SUCCESS`` last: an import takes the folder only once it is
-    there."""
+def commit(s3: S3Client, folder: S3Uri, manifests: Mapping[S3Uri, bytes],
+           side: dict[str, Any]) -> None:
+    """Manifests (in order), sidecar, then ``_SUCCESS`` last: an import takes the folder only
+    once it is there."""
     put = s3.put_object
-    put(Bucket=folder.bucket, Key=folder.join(layout.MANIFEST).key, Body=manifest)
+    for where, body in manifests.items():
+        put(Bucket=where.bucket, Key=where.key, Body=body)
     put(Bucket=folder.bucket, Key=folder.join(layout.SIDECAR).key,
         Body=layout.sidecar_bytes(side))
     s3.delete_object(Bucket=folder.bucket, Key=folder.join(layout.IN_PROGRESS).key)

@@ -10,6 +10,7 @@ from typing import Optional
 from ddbpipe import capacity, checks, layout
 from ddbpipe.aws import AwsConfig
 from ddbpipe.errors import ConfigError
+from ddbpipe.native_layout import OUTPUT_FORMATS, OutputFormat
 from ddbpipe.s3uri import S3Uri
 
 
@@ -26,6 +27,8 @@ class ExportConfig:
     #: The run folder of an unfinished export to finish (``--resume``); its run record names the
     #: table and the plan, ``tables`` and ``dest`` then only have to agree with it.
     resume: Optional[S3Uri] = None
+    #: ``dp`` (Data Pipeline, the default) or DynamoDB's native ``dynamodb-json`` / ``ion``.
+    output_format: OutputFormat = "dp"
 
     def __post_init__(self) -> None:
         if self.resume is not None:
@@ -41,6 +44,9 @@ class ExportConfig:
             raise ConfigError(f"Table {sorted(dupes)[0]!r} is given twice.", "Name each once.")
         checks.check_percent(self.read_percent, "--read-percent")
         checks.check_capacity(self.read_capacity, "--read-capacity")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ConfigError(f"--format {self.output_format!r} is not a format ddbpipe writes.",
+                              f"Use one of {', '.join(OUTPUT_FORMATS)}.")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +58,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                              "s3://BUCKET/PREFIX (folder PREFIX/TABLE/<time>)")
     checks.add_rate_options(parser, "read", "RCU", capacity.ON_DEMAND_DEFAULT_RCU)
     parser.add_argument("--compress", action="store_true", help="gzip the data files (.gz)")
+    parser.add_argument("--format", dest="output_format", metavar="|".join(OUTPUT_FORMATS),
+                        help="dp: the Data Pipeline format (default); dynamodb-json or ion: "
+                             "DynamoDB's own Export to S3 layout (AWSDynamoDB/<id>/data/*.gz, "
+                             "manifest-summary.json), which ImportTable, Glue and Athena read")
     parser.add_argument("--resume", metavar="RUN_FOLDER",
                         help="finish the unfinished export in this run folder "
                              "(s3://.../TABLE/<time>): only the splits it has not finished are "
@@ -79,4 +89,5 @@ def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ExportConfig:
         read_capacity=args.read_capacity,
         compress=args.compress,
         resume=resume,
+        output_format=args.output_format or "dp",
     )
