@@ -25,9 +25,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Optional, Sequence
 
 from ddbpipe.s3uri import S3Uri
+
+if TYPE_CHECKING:  # the export package imports this module; at run time only attributes are read
+    from ddbpipe.export.messages import FileCommit
 
 #: ``--format`` values: the Data Pipeline format and DynamoDB's two export formats.
 OutputFormat = Literal["dp", "dynamodb-json", "ion"]
@@ -40,7 +43,9 @@ EXPORTS_DIR = "AWSDynamoDB"
 DATA_DIR = "data"
 STARTED = "_started"
 SUMMARY = "manifest-summary.json"
+SUMMARY_CHECKSUM = "manifest-summary.checksum"
 FILES = "manifest-files.json"
+FILES_CHECKSUM = "manifest-files.checksum"
 SUMMARY_VERSION = "2020-06-30"
 
 
@@ -93,12 +98,13 @@ def checksum(document: bytes) -> bytes:
     return hashlib.md5(document).hexdigest().encode("ascii")
 
 
-def summary(*, run: S3Uri, export_id: str, fmt: str, table_arn: str, table_id: Optional[str],
+def summary(*, run: S3Uri, export_id: str, fmt: str, table_arn: Optional[str],
+            table_id: Optional[str],
             started: datetime, ended: datetime, export_time: datetime, items: int,
             billed_bytes: int = 0) -> bytes:
     """``manifest-summary.json`` with the fields the service writes. ``exportArn`` is the
     table's ARN with ``/export/<export id>``: the service does not know this export, the ARN
-    only names it."""
+    only names it (both are null when the table's ARN is not known, as in a conversion)."""
     def iso(t: datetime) -> str:
         return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00",
                                                                                        "Z")
@@ -106,7 +112,7 @@ def summary(*, run: S3Uri, export_id: str, fmt: str, table_arn: str, table_id: O
     base = export_folder(run, export_id)
     doc: dict[str, Any] = {
         "version": SUMMARY_VERSION,
-        "exportArn": f"{table_arn}/export/{export_id}",
+        "exportArn": f"{table_arn}/export/{export_id}" if table_arn else None,
         "startTime": iso(started),
         "endTime": iso(ended),
         "tableArn": table_arn,
@@ -123,3 +129,28 @@ def summary(*, run: S3Uri, export_id: str, fmt: str, table_arn: str, table_id: O
         "exportType": "FULL_EXPORT",
     }
     return (json.dumps(doc, indent=3) + "\n").encode("utf-8")
+
+
+def manifests(run: S3Uri, export_id: str, fmt: str, files: Sequence[FileCommit], *,
+              table_arn: Optional[str], table_id: Optional[str], started: datetime,
+              export_time: datetime) -> dict[S3Uri, bytes]:
+    """The manifests of a finished native layout, in the order they are written: the file list
+    and its checksum first, the summary (what readers take for "finished") and its checksum
+    last."""
+    base = export_folder(run, export_id)
+    listed = files_manifest(NativeFile(S3Uri.parse(f.url).key, f.items, f.md5 or "",
+                                       f.etag or "") for f in files)
+    doc = summary(run=run, export_id=export_id, fmt=fmt, table_arn=table_arn,
+                  table_id=table_id, started=started, ended=datetime.now(timezone.utc),
+                  export_time=export_time, items=sum(f.items for f in files))
+    return {base.join(FILES): listed, base.join(FILES_CHECKSUM): checksum(listed),
+            base.join(SUMMARY): doc, base.join(SUMMARY_CHECKSUM): checksum(doc)}
+
+
+def sidecar_fields(run: S3Uri, export_id: str, fmt: str) -> dict[str, Any]:
+    """What a sidecar adds for a native layout: its format and where ImportTable reads."""
+    data = data_folder(run, export_id)
+    return {"outputFormat": fmt, "exportId": export_id,
+            "importTable": {"S3Bucket": data.bucket, "S3KeyPrefix": data.prefix,
+                            "InputFormat": SERVICE_FORMAT[fmt],
+                            "InputCompressionType": "GZIP"}}

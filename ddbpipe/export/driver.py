@@ -181,8 +181,10 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         if export_id is None:
             manifests = {folder.join(layout.MANIFEST): layout.manifest_bytes(f.url for f in files)}
         else:
-            manifests = native_manifests(folder, export_id, fmt, info, files, started, started)
-            side.update(native_sidecar(folder, export_id, fmt))
+            manifests = native_layout.manifests(
+                folder, export_id, fmt, files, table_arn=info.description.get("TableArn"),
+                table_id=info.description.get("TableId"), started=started, export_time=started)
+            side.update(native_layout.sidecar_fields(folder, export_id, fmt))
         s3folder.commit(s3, folder, manifests, side)
     except interrupts.Stop as stop:
         raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
@@ -205,37 +207,6 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         log.warning("%s/%s/ could not be deleted; the export is complete, delete it by hand",
                     folder, layout.STATE_DIR, exc_info=log.isEnabledFor(logging.DEBUG))
     return result
-
-
-def native_manifests(folder: S3Uri, export_id: str, fmt: str, info: TableInfo,
-                     files: list[FileCommit], started: datetime,
-                     export_time: datetime) -> dict[S3Uri, bytes]:
-    """The native layout's manifests, in the order they are written: the file list and its
-    checksum first, the summary (what readers take for "finished") and its checksum last."""
-    base = native_layout.export_folder(folder, export_id)
-    listed = native_layout.files_manifest(
-        native_layout.NativeFile(S3Uri.parse(f.url).key, f.items, f.md5 or "", f.etag or "")
-        for f in files)
-    summary = native_layout.summary(
-        run=folder, export_id=export_id, fmt=fmt, table_arn=str(info.description["TableArn"]),
-        table_id=info.description.get("TableId"), started=started,
-        ended=datetime.now(timezone.utc), export_time=export_time,
-        items=sum(f.items for f in files))
-    return {base.join(native_layout.FILES): listed,
-            base.join(native_layout.FILES.replace(".json", ".checksum")):
-                native_layout.checksum(listed),
-            base.join(native_layout.SUMMARY): summary,
-            base.join(native_layout.SUMMARY.replace(".json", ".checksum")):
-                native_layout.checksum(summary)}
-
-
-def native_sidecar(folder: S3Uri, export_id: str, fmt: str) -> dict[str, Any]:
-    """What the sidecar adds for a native layout: where ImportTable reads."""
-    data = native_layout.data_folder(folder, export_id)
-    return {"outputFormat": fmt, "exportId": export_id,
-            "importTable": {"S3Bucket": data.bucket, "S3KeyPrefix": data.prefix,
-                            "InputFormat": native_layout.SERVICE_FORMAT[fmt],
-                            "InputCompressionType": "GZIP"}}
 
 
 def _leave(s3: S3Client, folder: S3Uri, done: dict[int, list[FileCommit]], splits: int,

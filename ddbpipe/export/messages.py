@@ -37,6 +37,9 @@ class WriterConfig:
     unreachable_after: float = UNREACHABLE_SECONDS
     progress: Optional[str] = None  # s3://... folder of the progress beacons (ddbpipe.progress)
     format: str = "dp"  # ddbpipe.native_layout.OutputFormat: dp, dynamodb-json or ion
+    #: The lines come already in ``format`` (``ddbpipe convert``), not as the connector's Data
+    #: Pipeline lines to re-encode.
+    encoded: bool = False
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

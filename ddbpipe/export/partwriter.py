@@ -22,7 +22,7 @@ import traceback
 import uuid
 import zlib
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ddbpipe import failures, native_layout
 from ddbpipe.aws import AwsConfig, client
@@ -120,14 +120,21 @@ def _sample(part: bytes, limit: int) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+def line_encoder(fmt: str) -> Callable[[Mapping[str, Any]], str]:
+    """The item -> line writer of an output format (``dp``, ``dynamodb-json``, ``ion``)."""
+    from ddbpipe.formats import item_to_ion_line, item_to_line, item_to_native_line
+
+    return {"ion": item_to_ion_line, "dynamodb-json": item_to_native_line}.get(fmt, item_to_line)
+
+
 def line_converter(fmt: str) -> Optional[Callable[[bytes], bytes]]:
     """What turns a chunk of the connector's lines (Data Pipeline JSON, whole lines) into the
     lines of ``fmt``; None for the Data Pipeline format (copied as they come)."""
     if not native_layout.is_native(fmt):
         return None
-    from ddbpipe.formats import item_to_ion_line, item_to_native_line, line_to_item
+    from ddbpipe.formats import line_to_item
 
-    encode = item_to_ion_line if fmt == "ion" else item_to_native_line
+    encode = line_encoder(fmt)
 
     def convert(part: bytes) -> bytes:
         lines = part.decode("utf-8").split("\n")[:-1]
@@ -157,8 +164,10 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
     task.
     """
     folder = S3Uri.parse(cfg.folder)
-    convert = line_converter(cfg.format)
-    compress = cfg.compress or convert is not None  # the service's files are always gzip
+    convert = None if cfg.encoded else line_converter(cfg.format)
+    native = native_layout.is_native(cfg.format)
+    compress = cfg.compress or native  # the service's files are always gzip
+    sample = not (cfg.encoded and native)  # the size sample parses Data Pipeline lines
     where = cfg.endpoints.get("s3") or cfg.region
     patience = Patience(f"S3 ({where})", cfg.max_retry_time, cfg.unreachable_after)
     total = 0
@@ -211,7 +220,7 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
                     part, lines = b"".join(line + b"\n" for line in kept), len(kept)
                     if not lines:
                         continue
-                n, size = _sample(part, SIZE_SAMPLE)
+                n, size = _sample(part, SIZE_SAMPLE) if sample else (0, 0)
                 sampled, sampled_bytes = sampled + n, sampled_bytes + size
                 seen, seen_bytes = seen + n, seen_bytes + size
                 if convert is not None:

@@ -1,0 +1,183 @@
+"""``ddbpipe convert``: any export folder ddbpipe can import, rewritten in any format it writes.
+
+The driver detects the source as an import does (:func:`ddbpipe.importer.sources.detect`: its
+format, its files, the refusals of an unfinished or damaged export), starts the destination as
+an export starts its run folder (refuse a non-empty folder, the in-progress marker), lets Spark
+tasks (:mod:`ddbpipe.convert.tasks`) read and write the files, then commits the manifests, the
+sidecar and ``_SUCCESS`` last. When anything fails, the destination is emptied: a conversion
+leaves a finished folder or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from functools import partial
+from typing import TYPE_CHECKING, Any, Optional
+
+from ddbpipe import __version__, interrupts, layout, native_layout
+from ddbpipe.aws import check_reachable, client
+from ddbpipe.convert import tasks
+from ddbpipe.convert.options import ConvertConfig, add_options, config_from_args
+from ddbpipe.convert.report import ConvertResult
+from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, JobFailed, with_fix
+from ddbpipe.export import folder as s3folder
+from ddbpipe.export.messages import FileCommit, WriterConfig, read_commits
+from ddbpipe.importer.plan import group_files
+from ddbpipe.importer.sources import Source, detect
+from ddbpipe.job import Job, Report
+from ddbpipe.s3uri import S3Uri
+from ddbpipe.spark import collect, default_parallelism
+from ddbpipe.throttle import unreachable_seconds
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+
+def preflight(cfg: ConvertConfig) -> Source:
+    """Every check that needs no Spark: S3 answers, the source is a finished export ddbpipe
+    reads, the destination's bucket is there, may be written and the folder is empty."""
+    check_reachable(cfg.aws, "s3")
+    s3 = client(cfg.aws, "s3")
+    source = detect(s3, cfg.source, cfg.allow_incomplete)
+    s3folder.check_bucket(s3, cfg.dest, cfg.aws.endpoint("s3"))
+    existing = s3folder.list_keys(s3, cfg.dest)
+    if existing:
+        raise ConfigError(f"{cfg.dest}/ already holds {len(existing)} objects.",
+                          "Convert into a new (empty) folder.")
+    s3folder.check_writable(s3, cfg.dest)
+    return source
+
+
+def run(spark: Any, cfg: ConvertConfig, checked: Optional[Source] = None,
+        report: Optional[Report] = None) -> ConvertResult:
+    """Convert ``cfg.source`` into ``cfg.dest``; on any failure the destination is emptied."""
+    t0 = time.monotonic()
+    source = checked if checked is not None else preflight(cfg)
+    for note in source.notes:
+        print(note, flush=True)
+    s3 = client(cfg.aws, "s3")
+    started = datetime.now(timezone.utc)
+    fmt = cfg.output_format
+    export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
+    s3folder.start(s3, cfg.dest)
+    try:
+        files = _convert(spark, cfg, source, s3, export_id)
+        result = ConvertResult(cfg.source, source.format, cfg.dest, fmt,
+                               sum(f.items for f in files), files, time.monotonic() - t0,
+                               notes=[n for n in source.notes if n.startswith("WARNING")])
+        if export_id is None:
+            manifests = {cfg.dest.join(layout.MANIFEST): layout.manifest_bytes(
+                f.url for f in files)}
+        else:
+            table_arn, table_id = _native_table(s3, source)
+            manifests = native_layout.manifests(cfg.dest, export_id, fmt, files,
+                                                table_arn=table_arn, table_id=table_id,
+                                                started=started, export_time=started)
+        s3folder.commit(s3, cfg.dest, manifests, sidecar(cfg, source, result, started, export_id))
+    except interrupts.Stop as stop:
+        raise Interrupted(f"Conversion of {cfg.source}/ stopped by {stop.name}; "
+                          f"{s3folder.abort(s3, cfg.dest)}.",
+                          "Re-run the conversion: it starts again.", stop.signum) from None
+    except DdbpipeError as err:
+        raise with_fix(err, f"(Nothing was written: {s3folder.abort(s3, cfg.dest)}.)") from err
+    except BaseException:
+        s3folder.abort(s3, cfg.dest)
+        raise
+    if report is not None:
+        report(result)
+    return result
+
+
+def _convert(spark: Any, cfg: ConvertConfig, source: Source, s3: S3Client,
+             export_id: Optional[str]) -> list[FileCommit]:
+    """Run the Spark job; the commit messages of the files written, sorted by URL."""
+    files_folder = cfg.dest
+    if export_id is not None:
+        started = native_layout.export_folder(cfg.dest, export_id).join(native_layout.STARTED)
+        s3.put_object(Bucket=started.bucket, Key=started.key, Body=b"")
+        files_folder = native_layout.data_folder(cfg.dest, export_id)
+    writer = WriterConfig(folder=str(files_folder), region=cfg.aws.region,
+                          endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
+                          items_per_file=cfg.items_per_file, compress=cfg.compress,
+                          verbose=log.isEnabledFor(logging.DEBUG),
+                          unreachable_after=unreachable_seconds(), format=cfg.output_format,
+                          encoded=True)
+    task = tasks.ConvertTask(cfg.aws, source.line_format, writer)
+    groups = group_files(source.files, default_parallelism(spark) * 2)
+    sc = spark.sparkContext
+    lines: list[str] = collect(
+        f"Conversion of {cfg.source}/",
+        lambda: sc.parallelize(groups, max(1, len(groups)))
+        .mapPartitions(partial(tasks.convert, task)).collect())
+    files = read_commits(lines)
+    known = [f.items for f in source.files if f.items is not None]
+    written = sum(f.items for f in files)
+    if len(known) == len(source.files) and written != sum(known):  # a lost task's files
+        raise JobFailed(f"{written} items were written but the source's manifests count "
+                        f"{sum(known)}.", "Re-run the conversion.")
+    return files
+
+
+def _native_table(s3: S3Client, source: Source) -> tuple[Optional[str], Optional[str]]:
+    """The table's ARN and id for a native summary: from the source's own summary when it is a
+    native export (a conversion does not read the table)."""
+    if source.format not in ("native-json", "native-ion"):
+        return None, None
+    import json
+
+    where = source.folder.join(native_layout.SUMMARY)
+    try:
+        doc = json.loads(s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read())
+    except Exception:  # the summary was read by detect a moment ago; a missing ARN is no harm
+        log.debug("could not read %s", where, exc_info=True)
+        return None, None
+    return doc.get("tableArn"), doc.get("tableId")
+
+
+def sidecar(cfg: ConvertConfig, source: Source, result: ConvertResult, started: datetime,
+            export_id: Optional[str]) -> dict[str, Any]:
+    """The ``ddbpipe-export.json`` of a conversion: the source's table facts (when it said
+    them), where it came from, and the files."""
+    side = dict(source.sidecar or {})
+    out: dict[str, Any] = {
+        **{k: side[k] for k in ("table", "region", "billingMode", "tableDefinition")
+           if k in side},
+        "toolVersion": __version__,
+        "keySchema": source.key_schema,
+        "attributeDefinitions": source.attribute_definitions,
+        "convertedFrom": str(source.folder),
+        "sourceFormat": source.format,
+        "outputFormat": cfg.output_format,
+        "itemCount": result.items,
+        "bytes": result.bytes,
+        "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}
+                  for f in result.files],
+        "compressed": cfg.compress or export_id is not None,
+        "startTime": started.isoformat(),
+        "endTime": datetime.now(timezone.utc).isoformat(),
+        "seconds": round(result.seconds, 3),
+    }
+    if source.source_region and "region" not in out:
+        out["region"] = source.source_region
+    if source.incomplete:
+        out["incompleteSource"] = source.incomplete
+    if export_id is not None:
+        out.update(native_layout.sidecar_fields(cfg.dest, export_id, cfg.output_format))
+    return out
+
+
+JOB = Job(
+    name="convert",
+    description="Rewrite an export folder (any format ddbpipe imports) in another format: the "
+                "Data Pipeline format or DynamoDB's own export layout (DYNAMODB_JSON, ION).",
+    add_options=add_options,
+    config_from_args=config_from_args,
+    preflight=preflight,
+    run=run,
+)
+
+main = JOB.main
