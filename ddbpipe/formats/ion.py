@@ -22,6 +22,8 @@ from ddbpipe.formats.values import (
     Item,
     decode_base64,
     encode_base64,
+    encode_fields,
+    encode_members,
     format_error,
     is_simple_number,
     number_parts,
@@ -614,14 +616,7 @@ def _ion_value(av: Any) -> str:
     if t == "L":
         if type(v) is not list and type(v) is not tuple:
             raise BadValue(f"L value must be a list, got {type(v).__name__}")
-        parts = []
-        for sub in v:
-            try:
-                parts.append(_ion_value(sub))
-            except BadValue as err:
-                err.path.append(len(parts))
-                raise
-        return "[" + ",".join(parts) + "]"
+        return "[" + ",".join(encode_members(v, _ion_value)) + "]"
     if t == "BOOL":
         if type(v) is bool:
             return "true" if v else "false"
@@ -643,14 +638,7 @@ def _ion_value(av: Any) -> str:
 
 
 def _ion_struct(fields: Mapping[Any, Any]) -> str:
-    parts = []
-    for name, sub in fields.items():
-        try:
-            parts.append(_ion_field(name) + ":" + _ion_value(sub))
-        except BadValue as err:
-            err.path.append(name)
-            raise
-    return "{" + ",".join(parts) + "}"
+    return "{" + ",".join(encode_fields(fields, _ion_field, _ion_value)) + "}"
 
 
 def item_to_ion_line(item: Mapping[str, AttributeValue]) -> str:

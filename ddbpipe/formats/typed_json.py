@@ -21,6 +21,8 @@ from ddbpipe.formats.values import (
     check_number,
     decode_base64,
     encode_base64,
+    encode_fields,
+    encode_members,
     is_simple_number,
     path_text,
     short_repr,
@@ -198,6 +200,12 @@ def load_json(text: str, what: str) -> Any:
 _jstr: Callable[[str], str] = json.encoder.encode_basestring
 
 
+def _json_name(name: Any) -> str:
+    if type(name) is not str:
+        raise BadValue(f"map key {short_repr(name)} is not a string")
+    return _jstr(name)
+
+
 def make_encoder(spelling: Mapping[str, str]) -> Callable[[Any], str]:
     """Build the AttributeValue -> JSON text converter for one spelling of the type keys (the
     counterpart of :func:`make_decoder`): compact, UTF-8 (no ``\\u`` escapes for non-ASCII),
@@ -225,27 +233,11 @@ def make_encoder(spelling: Mapping[str, str]) -> Callable[[Any], str]:
         if t == "M":
             if type(v) is not dict:
                 raise BadValue(f"M value must be a dict, got {type(v).__name__}")
-            parts = []
-            for name, sub in v.items():
-                try:
-                    if type(name) is not str:
-                        raise BadValue(f"map key {short_repr(name)} is not a string")
-                    parts.append(_jstr(name) + ":" + encode(sub))
-                except BadValue as err:
-                    err.path.append(name)
-                    raise
-            return k_m + "{" + ",".join(parts) + "}}"
+            return k_m + "{" + ",".join(encode_fields(v, _json_name, encode)) + "}}"
         if t == "L":
             if type(v) is not list and type(v) is not tuple:
                 raise BadValue(f"L value must be a list, got {type(v).__name__}")
-            parts = []
-            for sub in v:
-                try:
-                    parts.append(encode(sub))
-                except BadValue as err:
-                    err.path.append(len(parts))
-                    raise
-            return k_l + "[" + ",".join(parts) + "]}"
+            return k_l + "[" + ",".join(encode_members(v, encode)) + "]}"
         if t == "BOOL":
             if v is True:
                 return true_text
