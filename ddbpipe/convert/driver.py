@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 from ddbpipe import __version__, interrupts, layout, native_layout
-from ddbpipe.aws import check_reachable, client
+from ddbpipe.aws import AwsConfig, check_reachable, client
 from ddbpipe.convert import tasks
 from ddbpipe.convert.options import ConvertConfig, add_options, config_from_args
 from ddbpipe.convert.report import ConvertResult
@@ -65,7 +65,8 @@ def run(spark: Any, cfg: ConvertConfig, checked: Optional[Source] = None,
     export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
     s3folder.start(s3, cfg.dest)
     try:
-        files = _convert(spark, cfg, source, s3, export_id)
+        files = write_files(spark, cfg.aws, source, cfg.dest, fmt, compress=cfg.compress,
+                            items_per_file=cfg.items_per_file, export_id=export_id)
         result = ConvertResult(cfg.source, source.format, cfg.dest, fmt,
                                sum(f.items for f in files), files, time.monotonic() - t0,
                                notes=[n for n in source.notes if n.startswith("WARNING")])
@@ -92,25 +93,32 @@ def run(spark: Any, cfg: ConvertConfig, checked: Optional[Source] = None,
     return result
 
 
-def _convert(spark: Any, cfg: ConvertConfig, source: Source, s3: S3Client,
-             export_id: Optional[str]) -> list[FileCommit]:
-    """Run the Spark job; the commit messages of the files written, sorted by URL."""
-    files_folder = cfg.dest
+def write_files(spark: Any, aws: AwsConfig, source: Source, dest: S3Uri, fmt: str, *,
+                compress: bool = False, items_per_file: int = layout.ITEMS_PER_FILE,
+                export_id: Optional[str] = None) -> list[FileCommit]:
+    """Rewrite every file of ``source`` under ``dest`` in ``fmt`` (native formats: under
+    ``AWSDynamoDB/<export_id>/``, with its ``_started``) with a Spark job; the commit messages
+    of the files written, sorted by URL. Files of retried task attempts are deleted (everything
+    under ``dest`` but the files committed, the markers and ``_ddbpipe-state/``). Also what
+    ``ddbpipe export --source pitr`` writes its run folder with."""
+    s3 = client(aws, "s3")
+    files_folder = dest
+    keep: set[str] = set()
     if export_id is not None:
-        started = native_layout.export_folder(cfg.dest, export_id).join(native_layout.STARTED)
+        started = native_layout.export_folder(dest, export_id).join(native_layout.STARTED)
         s3.put_object(Bucket=started.bucket, Key=started.key, Body=b"")
-        files_folder = native_layout.data_folder(cfg.dest, export_id)
-    writer = WriterConfig(folder=str(files_folder), region=cfg.aws.region,
-                          endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
-                          items_per_file=cfg.items_per_file, compress=cfg.compress,
+        keep.add(started.key)
+        files_folder = native_layout.data_folder(dest, export_id)
+    writer = WriterConfig(folder=str(files_folder), region=aws.region,
+                          endpoints=dict(aws.endpoints), profile=aws.profile,
+                          items_per_file=items_per_file, compress=compress,
                           verbose=log.isEnabledFor(logging.DEBUG),
-                          unreachable_after=unreachable_seconds(), format=cfg.output_format,
-                          encoded=True)
-    task = tasks.ConvertTask(cfg.aws, source.line_format, writer)
+                          unreachable_after=unreachable_seconds(), format=fmt, encoded=True)
+    task = tasks.ConvertTask(aws, source.line_format, writer)
     groups = group_files(source.files, default_parallelism(spark) * 2)
     sc = spark.sparkContext
     lines: list[str] = collect(
-        f"Conversion of {cfg.source}/",
+        f"Conversion of {source.folder}/",
         lambda: sc.parallelize(groups, max(1, len(groups)))
         .mapPartitions(partial(tasks.convert, task)).collect())
     files = read_commits(lines)
@@ -119,6 +127,7 @@ def _convert(spark: Any, cfg: ConvertConfig, source: Source, s3: S3Client,
     if len(known) == len(source.files) and written != sum(known):  # a lost task's files
         raise JobFailed(f"{written} items were written but the source's manifests count "
                         f"{sum(known)}.", "Re-run the conversion.")
+    s3folder.remove_orphans(s3, dest, keep | {S3Uri.parse(f.url).key for f in files})
     return files
 
 

@@ -239,6 +239,11 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
         check_writable(s3, cfg.resume)
         return [info]
     infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
+    if cfg.source == "pitr":
+        from ddbpipe.export import pitr
+
+        for info in infos:
+            pitr.check_enabled(ddb, info.name, cfg.export_time)
     for table in cfg.tables:  # each table's own folder: all a least-privilege policy grants
         folder = layout.table_folder(cfg.dest, cfg.aws.region, table)
         check_bucket(s3, folder, cfg.aws.endpoint("s3"))
@@ -290,7 +295,12 @@ def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None
     for info in infos:
         folder = cfg.resume or layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
         try:
-            result = export_table(spark, cfg, info, folder, s3, parallelism, record)
+            if cfg.source == "pitr":
+                from ddbpipe.export import pitr
+
+                result = pitr.export_table(spark, cfg, info, folder, s3)
+            else:
+                result = export_table(spark, cfg, info, folder, s3, parallelism, record)
         except DdbpipeError as err:
             if not results:
                 raise

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Sequence
 from ddbpipe import __version__, layout
 from ddbpipe.aws import error_code
 from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.export.messages import FileCommit
 from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.tables import TableInfo
@@ -114,15 +115,11 @@ def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> i
     return len(orphans)
 
 
-def sidecar(info: TableInfo, result: TableResult, compressed: bool,
-            started: datetime) -> dict[str, Any]:
-    """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read)."""
-    plan = result.plan
-    assert plan is not None
-    resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
-               "resumedItems": result.items - result.read_items} if result.resumed_splits else {}
+def table_facts(info: TableInfo, files: Sequence[FileCommit], compressed: bool,
+                started: datetime, seconds: float) -> dict[str, Any]:
+    """What every sidecar of a table's export says, however it was read: the table (what
+    ``--create-table`` reads), the files, the times."""
     return {
-        **resumed,
         "toolVersion": __version__,
         "table": info.name,
         "region": info.region,
@@ -130,14 +127,30 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
         "attributeDefinitions": info.description["AttributeDefinitions"],
         "billingMode": info.billing_mode,
         "tableDefinition": layout.table_definition(info.description),
-        "itemCount": result.items,
-        "bytes": result.bytes,
+        "itemCount": sum(f.items for f in files),
+        "bytes": sum(f.bytes for f in files),
         "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}
-                  for f in result.files],
+                  for f in files],
         "compressed": compressed,
         "startTime": started.isoformat(),
         "endTime": datetime.now(timezone.utc).isoformat(),
-        "seconds": round(result.seconds, 3),
+        "seconds": round(seconds, 3),
+        "tableItemCountEstimate": info.item_count,
+        "tableSizeBytesEstimate": info.size_bytes,
+    }
+
+
+def sidecar(info: TableInfo, result: TableResult, compressed: bool,
+            started: datetime) -> dict[str, Any]:
+    """The ``ddbpipe-export.json`` document of a scan (what ``--create-table`` and the report
+    read)."""
+    plan = result.plan
+    assert plan is not None
+    resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
+               "resumedItems": result.items - result.read_items} if result.resumed_splits else {}
+    return {
+        **resumed,
+        **table_facts(info, result.files, compressed, started, result.seconds),
         "readPercent": plan.percent,
         "readCapacity": plan.capacity,
         "readCapacitySource": plan.capacity_source,
@@ -145,8 +158,6 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
         "achievedReadPercent": round(result.achieved_percent, 4),
         "segments": plan.segments,
         "tasks": plan.tasks,
-        "tableItemCountEstimate": info.item_count,
-        "tableSizeBytesEstimate": info.size_bytes,
     }
 
 
