@@ -38,10 +38,10 @@ class ConvertConfig:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", required=True, metavar="S3_URI",
+    parser.add_argument("--from", dest="source", metavar="S3_URI",
                         help="any folder `ddbpipe import` reads (Data Pipeline, Hive, ddbpipe, "
                              "DynamoDB's native JSON or ION export)")
-    parser.add_argument("--to", dest="dest", required=True, metavar="S3_URI",
+    parser.add_argument("--to", dest="dest", metavar="S3_URI",
                         help="an empty folder for the result (manifest, sidecar, _SUCCESS)")
     parser.add_argument("--format", dest="output_format", metavar="|".join(OUTPUT_FORMATS),
                         help="dp: the Data Pipeline format (default); dynamodb-json or ion: "
@@ -53,6 +53,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, aws: AwsConfig) -> ConvertConfig:
+    missing = [flag for flag, value in (("--from", args.source), ("--to", args.dest)) if not value]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                          "required.", "Name the export folder to read (--from) and an empty "
+                          "folder to write (--to).")
     return ConvertConfig(
         source=S3Uri.parse(args.source, "--from"),
         dest=S3Uri.parse(args.dest, "--to"),

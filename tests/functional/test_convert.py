@@ -180,10 +180,14 @@ def test_a_corrupt_line_leaves_nothing_behind(aws, spark, s3, bucket):
     (["--to", "s3://bkt/x", "--format", "csv"], "--format 'csv' is not a format ddbpipe writes"),
     (["--to", "s3://bkt"], "is a bucket, not a folder"),
     (["--to", "s3://bkt/src/inner"], "overlap"),
+    (["--format", "ion"], "--to is required"),
 ])
 def test_bad_options(capsys, args, message):
     code, err = cli(capsys, "convert", "--from", "s3://bkt/src", *args, "--region", "us-east-1")
     assert code == 2 and len(err) == 1 and message in err[0], err
+    code, err = cli(capsys, "convert", "--region", "us-east-1")
+    assert code == 2 and err == ["ddbpipe: error: --from and --to are required. Name the export "
+                                 "folder to read (--from) and an empty folder to write (--to)."]
 
 
 def test_a_non_empty_destination_is_refused(aws, s3, bucket, capsys, endpoints):
