@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
-from ddbpipe import __version__, interrupts, layout, native_layout
+from ddbpipe import __version__, layout, native_layout
 from ddbpipe.aws import AwsConfig, check_reachable, client
 from ddbpipe.convert import tasks
 from ddbpipe.convert.options import ConvertConfig, add_options, config_from_args
 from ddbpipe.convert.report import ConvertResult
-from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, JobFailed, with_fix
+from ddbpipe.errors import ConfigError, JobFailed
 from ddbpipe.export import folder as s3folder
 from ddbpipe.export.messages import FileCommit, WriterConfig, read_commits
 from ddbpipe.importer.plan import group_files
@@ -64,30 +64,19 @@ def run(spark: Any, cfg: ConvertConfig, checked: Optional[Source] = None,
     fmt = cfg.output_format
     export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
     s3folder.start(s3, cfg.dest)
-    try:
+    with s3folder.on_failure(f"Conversion of {cfg.source}/", cfg.dest,
+                             lambda: f"nothing was written: {s3folder.abort(s3, cfg.dest)}",
+                             lambda: "Re-run the conversion: it starts again."):
         files = write_files(spark, cfg.aws, source, cfg.dest, fmt, compress=cfg.compress,
                             items_per_file=cfg.items_per_file, export_id=export_id)
         result = ConvertResult(cfg.source, source.format, cfg.dest, fmt,
                                sum(f.items for f in files), files, time.monotonic() - t0,
                                notes=[n for n in source.notes if n.startswith("WARNING")])
-        if export_id is None:
-            manifests = {cfg.dest.join(layout.MANIFEST): layout.manifest_bytes(
-                f.url for f in files)}
-        else:
-            table_arn, table_id = _native_table(s3, source)
-            manifests = native_layout.manifests(cfg.dest, export_id, fmt, files,
-                                                table_arn=table_arn, table_id=table_id,
-                                                started=started, export_time=started)
-        s3folder.commit(s3, cfg.dest, manifests, sidecar(cfg, source, result, started, export_id))
-    except interrupts.Stop as stop:
-        raise Interrupted(f"Conversion of {cfg.source}/ stopped by {stop.name}; "
-                          f"{s3folder.abort(s3, cfg.dest)}.",
-                          "Re-run the conversion: it starts again.", stop.signum) from None
-    except DdbpipeError as err:
-        raise with_fix(err, f"(Nothing was written: {s3folder.abort(s3, cfg.dest)}.)") from err
-    except BaseException:
-        s3folder.abort(s3, cfg.dest)
-        raise
+        table_arn, table_id = _native_table(s3, source) if export_id else (None, None)
+        s3folder.commit(s3, cfg.dest, s3folder.run_manifests(
+            cfg.dest, files, fmt, export_id, table_arn=table_arn, table_id=table_id,
+            started=started, export_time=started),
+            sidecar(cfg, source, result, started, export_id))
     if report is not None:
         report(result)
     return result

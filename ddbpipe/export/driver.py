@@ -16,9 +16,9 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ddbpipe import capacity, failures, interrupts, layout, native_layout, progress
+from ddbpipe import capacity, layout, native_layout, progress
 from ddbpipe.aws import check_reachable, client, frozen_credentials
-from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, with_fix
+from ddbpipe.errors import ConfigError, DdbpipeError, with_fix
 from ddbpipe.export import folder as s3folder
 from ddbpipe.export import state
 from ddbpipe.export.folder import check_bucket, check_writable
@@ -110,7 +110,9 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         s3folder.start(s3, folder)
         if native:  # as the service does: the bucket is writable, the export has begun
             s3.put_object(Bucket=folder.bucket, Key=started_marker.key, Body=b"")
-    try:
+    with s3folder.on_failure(f"Export of {info.name}", folder,
+                             lambda: _leave(s3, folder, done, splits, recorded, kept),
+                             lambda: _again(folder, recorded)):
         remaining = [i for i in range(splits) if i not in done]
         # plan.tasks splits run at once (fewer when fewer are left), sharing the whole budget.
         conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
@@ -178,29 +180,12 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                              resumed=[f for fs in earlier.values() for f in fs],
                              splits=splits, resumed_splits=len(earlier))
         side = s3folder.sidecar(info, result, compress, started)
-        if export_id is None:
-            manifests = {folder.join(layout.MANIFEST): layout.manifest_bytes(f.url for f in files)}
-        else:
-            manifests = native_layout.manifests(
-                folder, export_id, fmt, files, table_arn=info.description.get("TableArn"),
-                table_id=info.description.get("TableId"), started=started, export_time=started)
+        if export_id is not None:
             side.update(native_layout.sidecar_fields(folder, export_id, fmt))
-        s3folder.commit(s3, folder, manifests, side)
-    except interrupts.Stop as stop:
-        raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
-                          f"{_leave(s3, folder, done, splits, recorded, kept)}.",
-                          _again(folder, recorded), stop.signum) from None
-    except DdbpipeError as err:
-        raise with_fix(err, f"({_leave(s3, folder, done, splits, recorded, kept)}.)") from err
-    except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
-        known = failures.explain(err, f"{folder}/", "writing")
-        left = _leave(s3, folder, done, splits, recorded, kept)
-        if known is None:
-            raise
-        raise with_fix(known, f"({left}.)") from err
-    except BaseException:
-        _leave(s3, folder, done, splits, recorded, kept)
-        raise
+        s3folder.commit(s3, folder, s3folder.run_manifests(
+            folder, files, fmt, export_id, table_arn=info.description.get("TableArn"),
+            table_id=info.description.get("TableId"), started=started, export_time=started),
+            side)
     try:
         state.clear(s3, folder)
     except Exception:  # the export is committed; the state under it is only clutter

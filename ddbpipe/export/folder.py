@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping, Optional, Sequence
 
-from ddbpipe import __version__, layout
+from ddbpipe import __version__, failures, interrupts, layout, native_layout
 from ddbpipe.aws import error_code
-from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.errors import (
+    BucketError,
+    ConfigError,
+    DdbpipeError,
+    EndpointUnreachable,
+    Interrupted,
+    with_fix,
+)
 from ddbpipe.export.messages import FileCommit
 from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
@@ -159,6 +167,43 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool,
         "segments": plan.segments,
         "tasks": plan.tasks,
     }
+
+
+def run_manifests(folder: S3Uri, files: Sequence[FileCommit], fmt: str,
+                  export_id: Optional[str], *, table_arn: Optional[str],
+                  table_id: Optional[str], started: datetime,
+                  export_time: datetime) -> dict[S3Uri, bytes]:
+    """What :func:`commit` writes before the sidecar: the Data Pipeline ``manifest``, or the
+    native layout's manifests when ``export_id`` names one."""
+    if export_id is None:
+        return {folder.join(layout.MANIFEST): layout.manifest_bytes(f.url for f in files)}
+    return native_layout.manifests(folder, export_id, fmt, files, table_arn=table_arn,
+                                   table_id=table_id, started=started, export_time=export_time)
+
+
+@contextmanager
+def on_failure(what: str, folder: S3Uri, leave: Callable[[], str],
+               again: Callable[[], str]) -> Iterator[None]:
+    """Around writing a run folder: on any failure ``leave()`` tidies the folder (suspends or
+    empties it) and says what is left, and the error says it too. Ctrl-C / SIGTERM become
+    :class:`~ddbpipe.errors.Interrupted` (``again()`` tells how to carry on); a failure of the
+    driver's own S3 requests is explained as :mod:`ddbpipe.failures` does."""
+    try:
+        yield
+    except interrupts.Stop as stop:
+        raise Interrupted(f"{what} stopped by {stop.name}; {leave()}.", again(),
+                          stop.signum) from None
+    except DdbpipeError as err:
+        raise with_fix(err, f"({leave()}.)") from err
+    except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
+        known = failures.explain(err, f"{folder}/", "writing")
+        left = leave()
+        if known is None:
+            raise
+        raise with_fix(known, f"({left}.)") from err
+    except BaseException:
+        leave()
+        raise
 
 
 def commit(s3: S3Client, folder: S3Uri, manifests: Mapping[S3Uri, bytes],

@@ -16,9 +16,9 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ddbpipe import failures, interrupts, layout, native_layout
+from ddbpipe import interrupts, native_layout
 from ddbpipe.aws import client, error_code
-from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, JobFailed, with_fix
+from ddbpipe.errors import ConfigError, JobFailed
 from ddbpipe.export import folder as s3folder
 from ddbpipe.export import state
 from ddbpipe.export.options import ExportConfig
@@ -140,13 +140,24 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri,
     export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
     staging = state.state_folder(folder).join(STAGING)
     ddb = client(cfg.aws, "dynamodb")
-    arn: Optional[str] = None
+    running: list[str] = []  # the ARN of DynamoDB's export while it has not ended
+
+    def leave() -> str:
+        left = s3folder.abort(s3, folder)
+        if not running:
+            return left
+        return (f"{left}; DynamoDB's export {running[0]} goes on and may still write under "
+                f"{staging}/ (delete it when it is done)")
+
     s3folder.start(s3, folder)
-    try:
+    with s3folder.on_failure(f"Export of {info.name}", folder, leave,
+                             lambda: "Re-run the export: it writes a new run folder."):
         arn = start(ddb, info, staging, cfg.export_time)
+        running.append(arn)
         print(f"{info.name}: point-in-time export started ({arn}); DynamoDB writes it to "
               f"{staging}/", flush=True)
         desc = wait(ddb, arn, info.name)
+        running.clear()
         source = exported(s3, staging, desc)
         files = write_files(spark, cfg.aws, source, folder, fmt, compress=cfg.compress,
                             items_per_file=cfg.items_per_file, export_id=export_id)
@@ -161,32 +172,12 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri,
                                        started, result.seconds),
                 "source": "pitr", "exportTime": when.isoformat(), "exportArn": arn,
                 "consumedReadUnits": 0, "readCapacityUsed": False}
-        if export_id is None:
-            manifests = {folder.join(layout.MANIFEST): layout.manifest_bytes(
-                f.url for f in files)}
-        else:
-            manifests = native_layout.manifests(
-                folder, export_id, fmt, files, table_arn=info.description.get("TableArn"),
-                table_id=info.description.get("TableId"), started=started, export_time=when)
+        if export_id is not None:
             side.update(native_layout.sidecar_fields(folder, export_id, fmt))
-        s3folder.commit(s3, folder, manifests, side)
-    except interrupts.Stop as stop:
-        still = (f"; DynamoDB's export {arn} goes on and may still write under {staging}/ "
-                 "(delete it when it is done)") if arn else ""
-        raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
-                          f"{s3folder.abort(s3, folder)}{still}.",
-                          "Re-run the export: it writes a new run folder.", stop.signum) from None
-    except DdbpipeError as err:
-        raise with_fix(err, f"({s3folder.abort(s3, folder)}.)") from err
-    except Exception as err:
-        known = failures.explain(err, f"{folder}/", "writing")
-        left = s3folder.abort(s3, folder)
-        if known is None:
-            raise
-        raise with_fix(known, f"({left}.)") from err
-    except BaseException:
-        s3folder.abort(s3, folder)
-        raise
+        s3folder.commit(s3, folder, s3folder.run_manifests(
+            folder, files, fmt, export_id, table_arn=info.description.get("TableArn"),
+            table_id=info.description.get("TableId"), started=started, export_time=when),
+            side)
     try:
         state.clear(s3, folder)
     except Exception:  # the export is committed; the staging copy under it is only clutter

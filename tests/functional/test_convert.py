@@ -171,7 +171,7 @@ def test_a_corrupt_line_leaves_nothing_behind(aws, spark, s3, bucket):
     s3.put_object(Bucket=bad.bucket, Key=bad.key, Body=body)
     dest = S3Uri(bucket, "out")
 
-    with pytest.raises(ExportFormatError, match=f"{urls[1]} line 1:.*Nothing was written"):
+    with pytest.raises(ExportFormatError, match=f"{urls[1]} line 1:.*nothing was written"):
         run_convert(spark, aws, source, dest, "dynamodb-json", items_per_file=10)
     assert folder_keys(s3, dest) == []
 
