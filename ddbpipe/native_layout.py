@@ -57,7 +57,7 @@ def new_export_id(now: Optional[datetime] = None) -> str:
     """An id shaped like the service's (``01234567890123-a1b2c3d4``: milliseconds since the
     epoch, 14 digits, and 8 hex digits), so exports sort by time under ``AWSDynamoDB/``."""
     now = now or datetime.now(timezone.utc)
-    return f"{int(now.timestamp() * 1000):014d}-{secrets.token_hex(4)}"
+    return f"{round(now.timestamp() * 1000):014d}-{secrets.token_hex(4)}"
 
 
 def export_folder(run: S3Uri, export_id: str) -> S3Uri:
