@@ -71,8 +71,9 @@ _DP_SPELLING = {
     "L": "l",
     "BOOL": "bOOL",
     "NULL": "nULL",
+    "NULL2": "nULLValue",
 }
-_decode_dp = make_decoder({**_DP_SPELLING, "NULL2": "nULLValue"}, _dp_type, '{"s":"text"}')
+_decode_dp = make_decoder(_DP_SPELLING, _dp_type, '{"s":"text"}')
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,9 +30,11 @@ def _no_fallback(key: str) -> Optional[str]:
     return None
 
 
-_NATIVE_SPELLING = {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")}
-_decode_native = make_decoder(_NATIVE_SPELLING, _no_fallback, '{"S":"text"}')
-_encode_native = make_encoder(_NATIVE_SPELLING)
+_decode_native = make_decoder(
+    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
+    _no_fallback,
+    '{"S":"text"}',
+)
 
 
 def native_line_to_item(line: str) -> Item:
@@ -62,6 +64,10 @@ def native_line_to_item(line: str) -> Item:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:
         raise ExportFormatError("the line is nested too deeply.", _FIX_NATIVE) from None
+
+
+_encode_native = make_encoder(
+    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")})
 
 
 def item_to_native_line(item: Mapping[str, AttributeValue]) -> str:
