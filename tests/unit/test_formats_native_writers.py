@@ -8,6 +8,7 @@ read.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -123,3 +124,54 @@ def test_values_not_in_the_low_level_shape_are_refused(write, _read, item, messa
     with pytest.raises(ValueError) as info:
         write(item)
     assert message in str(info.value)
+
+
+# --- read by Amazon's own Ion library (amazon-ion), as DynamoDB's ImportTable reads ION --------
+
+def _from_ion(value: Any) -> dict:
+    """An AttributeValue of a value amazon-ion parsed, by DynamoDB's mapping (the docs' table)."""
+    from amazon.ion.core import IonType
+
+    kind = value.ion_type
+    notes = [a.text for a in getattr(value, "ion_annotations", ())]
+    if kind == IonType.STRING:
+        return {"S": str(value)}
+    if kind == IonType.DECIMAL:
+        return {"N": str(value)}
+    if kind == IonType.BLOB:
+        return {"B": bytes(value)}
+    if kind == IonType.BOOL:
+        return {"BOOL": bool(value)}
+    if kind == IonType.NULL:
+        return {"NULL": True}
+    if kind == IonType.STRUCT:
+        return {"M": {k: _from_ion(x) for k, x in value.items()}}
+    assert kind == IonType.LIST, kind
+    members = [_from_ion(x) for x in value]
+    if notes:
+        ((t,),) = [[n.removeprefix("$dynamodb_")] for n in notes]
+        return {t: [next(iter(m.values())) for m in members]}
+    return {"L": members}
+
+
+def _amazon_ion(line: str) -> dict:
+    import amazon.ion.simpleion as ion
+
+    (doc,) = ion.loads(line, single_value=False)
+    assert list(doc) == ["Item"]
+    return {k: _from_ion(x) for k, x in doc["Item"].items()}
+
+
+def test_amazon_ion_reads_every_type_and_edge_case() -> None:
+    item = {f"v{i}": value for i, (value, _dp) in enumerate(EVERY_TYPE)}
+    item.update({"two words": {"S": "x"}, "null": {"N": "1.50"}, "deep": nested(31),
+                 "all bytes": {"B": ALL_BYTES}, "ctl": {"S": "".join(map(chr, range(0x80)))}})
+    got = _amazon_ion(item_to_ion_line(item))
+    assert comparable(got) == comparable(item)
+    assert got["null"] == {"N": "1.50"}  # the decimal's precision, as written
+
+
+@PROPERTY
+@given(items())
+def test_amazon_ion_reads_what_ddbpipe_writes(item: dict) -> None:
+    assert comparable(_amazon_ion(item_to_ion_line(item))) == comparable(item)
