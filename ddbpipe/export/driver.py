@@ -179,18 +179,10 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                              time.monotonic() - scan_started,
                              resumed=[f for fs in earlier.values() for f in fs],
                              splits=splits, resumed_splits=len(earlier))
-        side = s3folder.sidecar(info, result, compress, started)
-        if export_id is not None:
-            side.update(native_layout.sidecar_fields(folder, export_id, fmt))
-        s3folder.commit(s3, folder, s3folder.run_manifests(
-            folder, files, fmt, export_id, table_arn=info.description.get("TableArn"),
-            table_id=info.description.get("TableId"), started=started, export_time=started),
-            side)
-    try:
-        state.clear(s3, folder)
-    except Exception:  # the export is committed; the state under it is only clutter
-        log.warning("%s/%s/ could not be deleted; the export is complete, delete it by hand",
-                    folder, layout.STATE_DIR, exc_info=log.isEnabledFor(logging.DEBUG))
+        s3folder.commit_run(s3, folder, info, files,
+                            s3folder.sidecar(info, result, compress, started), fmt, export_id,
+                            started=started, export_time=started)
+    s3folder.tidy(s3, folder)
     return result
 
 

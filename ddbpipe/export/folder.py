@@ -181,6 +181,31 @@ def run_manifests(folder: S3Uri, files: Sequence[FileCommit], fmt: str,
                                    table_id=table_id, started=started, export_time=export_time)
 
 
+def commit_run(s3: S3Client, folder: S3Uri, info: TableInfo, files: Sequence[FileCommit],
+               side: dict[str, Any], fmt: str, export_id: Optional[str], *, started: datetime,
+               export_time: datetime) -> None:
+    """Commit a table's run folder: the manifests of its format, the sidecar (with where
+    ImportTable reads, for a native layout), ``_SUCCESS`` last."""
+    if export_id is not None:
+        side = {**side, **native_layout.sidecar_fields(folder, export_id, fmt)}
+    commit(s3, folder, run_manifests(folder, files, fmt, export_id,
+                                     table_arn=info.description.get("TableArn"),
+                                     table_id=info.description.get("TableId"),
+                                     started=started, export_time=export_time), side)
+
+
+def tidy(s3: S3Client, folder: S3Uri) -> None:
+    """Delete a committed run folder's ``_ddbpipe-state/``; a failure is only told (the export
+    is complete, the state is clutter)."""
+    from ddbpipe.export import state
+
+    try:
+        state.clear(s3, folder)
+    except Exception:
+        log.warning("%s/ could not be deleted; the export is complete, delete it by hand",
+                    state.state_folder(folder), exc_info=log.isEnabledFor(logging.DEBUG))
+
+
 @contextmanager
 def on_failure(what: str, folder: S3Uri, leave: Callable[[], str],
                again: Callable[[], str]) -> Iterator[None]:

@@ -172,15 +172,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri,
                                        started, result.seconds),
                 "source": "pitr", "exportTime": when.isoformat(), "exportArn": arn,
                 "consumedReadUnits": 0, "readCapacityUsed": False}
-        if export_id is not None:
-            side.update(native_layout.sidecar_fields(folder, export_id, fmt))
-        s3folder.commit(s3, folder, s3folder.run_manifests(
-            folder, files, fmt, export_id, table_arn=info.description.get("TableArn"),
-            table_id=info.description.get("TableId"), started=started, export_time=when),
-            side)
-    try:
-        state.clear(s3, folder)
-    except Exception:  # the export is committed; the staging copy under it is only clutter
-        log.warning("%s/ could not be deleted; the export is complete, delete it by hand",
-                    state.state_folder(folder), exc_info=log.isEnabledFor(logging.DEBUG))
+        s3folder.commit_run(s3, folder, info, files, side, fmt, export_id, started=started,
+                            export_time=when)
+    s3folder.tidy(s3, folder)  # and with it DynamoDB's copy
     return result
