@@ -156,6 +156,16 @@ def _dynamodb_statement(s: Scope) -> dict[str, Any]:
             "Resource": s.table_arns()}
 
 
+def _pitr_statement(s: Scope) -> dict[str, Any]:
+    """``ddbpipe export --source pitr``: check point-in-time recovery, start DynamoDB's export
+    (into the run folders the S3 statements grant: DynamoDB writes with the caller's rights)
+    and follow it. No read of the table beyond what Scan already allows."""
+    return {"Sid": "DynamoDBPointInTimeExports", "Effect": "Allow",
+            "Action": ["dynamodb:DescribeContinuousBackups", "dynamodb:ExportTableToPointInTime",
+                       "dynamodb:DescribeExport"],
+            "Resource": [*s.table_arns(), *(f"{arn}/export/*" for arn in s.table_arns())]}
+
+
 def _list_statement(s: Scope) -> dict[str, Any]:
     return {"Sid": "S3ListTheseFolders", "Effect": "Allow", "Action": "s3:ListBucket",
             "Resource": s.bucket_arn,
@@ -169,6 +179,7 @@ def instance_policy(s: Scope) -> dict[str, Any]:
                     "s3:AbortMultipartUpload"]
     statements: list[dict[str, Any]] = [
         _dynamodb_statement(s),
+        _pitr_statement(s),
         _list_statement(s),
         {"Sid": "S3ExportFolders", "Effect": "Allow", "Action": data_actions,
          "Resource": s.objects(s.data_prefixes)},
@@ -199,6 +210,7 @@ def user_policy(
     iam_arn = f"arn:{part}:iam::{s.account}:role/"
     statements: list[dict[str, Any]] = [
         _dynamodb_statement(s),
+        _pitr_statement(s),
         _list_statement(s),
         {"Sid": "S3RunAndLogFolders", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",

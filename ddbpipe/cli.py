@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ddbpipe.commands.local",
     "ddbpipe.commands.export",
     "ddbpipe.commands.import_",
+    "ddbpipe.commands.convert",
     "ddbpipe.commands.emr",
     "ddbpipe.commands.iam",
     "ddbpipe.commands.schedule",

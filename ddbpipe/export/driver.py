@@ -14,11 +14,11 @@ import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ddbpipe import capacity, failures, interrupts, layout, progress, tablesettings
+from ddbpipe import capacity, layout, native_layout, progress, tablesettings
 from ddbpipe.aws import check_reachable, client, frozen_credentials
-from ddbpipe.errors import ConfigError, DdbpipeError, Interrupted, with_fix
+from ddbpipe.errors import ConfigError, DdbpipeError, with_fix
 from ddbpipe.export import folder as s3folder
 from ddbpipe.export import state
 from ddbpipe.export.folder import check_bucket, check_writable
@@ -67,6 +67,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         started = datetime.now(timezone.utc)
         plan = capacity.plan_read(info, cfg.read_percent, parallelism, cfg.read_capacity)
         items_per_file, compress = cfg.items_per_file, cfg.compress
+        fmt: str = cfg.output_format
+        export_id = native_layout.new_export_id(started) if native_layout.is_native(fmt) else None
         earlier: dict[int, list[FileCommit]] = {}
     else:
         started = datetime.fromisoformat(resume.started)
@@ -74,6 +76,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                                           resume.read_capacity),
                        segments=resume.segments, splits=resume.splits)
         items_per_file, compress = resume.items_per_file, resume.compress
+        fmt, export_id = resume.output_format, resume.export_id
         earlier = state.read_splits(s3, folder)
     for warning in plan.warnings:
         log.warning(warning)
@@ -81,19 +84,35 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
              plan.segments, plan.split_count, plan.tasks, plan.capacity, plan.percent,
              plan.capacity_source)
     creds = frozen_credentials(cfg.aws) if is_local(spark) else None
-    writer = WriterConfig(folder=str(folder), region=cfg.aws.region,
+    native = export_id is not None
+    if native:
+        assert export_id is not None
+        compress = True  # the service's data files are always gzip
+        started_marker = native_layout.export_folder(folder, export_id).join(native_layout.STARTED)
+    files_folder = native_layout.data_folder(folder, export_id) if export_id else folder
+
+    def kept(files: list[FileCommit]) -> set[str]:
+        """The keys a clean-up keeps: the data files named, and the native ``_started``."""
+        keys = {S3Uri.parse(f.url).key for f in files}
+        return keys | {started_marker.key} if native else keys
+
+    writer = WriterConfig(folder=str(files_folder), region=cfg.aws.region,
                           endpoints=dict(cfg.aws.endpoints), profile=cfg.aws.profile,
                           items_per_file=items_per_file, compress=compress,
                           verbose=log.isEnabledFor(logging.DEBUG),
                           unreachable_after=unreachable_seconds(),
-                          progress=str(state.progress_folder(folder)))
+                          progress=str(state.progress_folder(folder)), format=fmt)
     done = dict(earlier)
     splits = plan.split_count
     recorded = resume is not None
 
     if resume is None:
         s3folder.start(s3, folder)
-    try:
+        if native:  # as the service does: the bucket is writable, the export has begun
+            s3.put_object(Bucket=folder.bucket, Key=started_marker.key, Body=b"")
+    with s3folder.on_failure(f"Export of {info.name}", folder,
+                             lambda: _leave(s3, folder, done, splits, recorded, kept),
+                             lambda: _again(folder, recorded)):
         remaining = [i for i in range(splits) if i not in done]
         # plan.tasks splits run at once (fewer when fewer are left), sharing the whole budget.
         conf = capacity.read_conf(info, plan, endpoint=cfg.aws.endpoint("dynamodb"),
@@ -113,7 +132,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
             remaining = list(range(splits))
             state.write_run(s3, folder, state.RunRecord(
                 info.name, info.region, plan.segments, splits, plan.percent, cfg.read_capacity,
-                compress, items_per_file, started.isoformat()))
+                compress, items_per_file, started.isoformat(), output_format=fmt,
+                export_id=export_id))
             recorded = True
         elif actual != splits:
             raise ConfigError(
@@ -121,8 +141,8 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                 "cluster (its task slots cap the splits).",
                 f"Resume on a cluster with at least {splits} task slots (executor cores).")
         else:
-            dropped = s3folder.remove_orphans(
-                s3, folder, {S3Uri.parse(f.url).key for fs in done.values() for f in fs})
+            dropped = s3folder.remove_orphans(s3, folder,
+                                              kept([f for fs in done.values() for f in fs]))
             print(f"{info.name}: resuming {folder}/: {len(done)} of {splits} splits finished "
                   f"({sum(f.items for fs in done.values() for f in fs):,} items kept), "
                   f"{len(remaining)} to read; {dropped} partly written file(s) deleted",
@@ -153,7 +173,7 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
                     raise watch.error from None
                 raise
         files = sorted((f for fs in done.values() for f in fs), key=lambda c: c.url)
-        s3folder.remove_orphans(s3, folder, {S3Uri.parse(f.url).key for f in files})
+        s3folder.remove_orphans(s3, folder, kept(files))
         result = TableResult(info.name, folder, sum(f.items for f in files), files,
                              sum(f.bytes for f in files), time.monotonic() - t0, plan,
                              time.monotonic() - scan_started,
@@ -162,40 +182,22 @@ def export_table(spark: Any, cfg: ExportConfig, info: TableInfo, folder: S3Uri, 
         settings = tablesettings.read(client(cfg.aws, "dynamodb"), info.description)
         for note in settings[1]:
             log.info("%s: %s", info.name, note)
-        s3folder.commit(s3, folder, layout.manifest_bytes(f.url for f in result.files),
-                        s3folder.sidecar(info, result, compress, started, settings))
-    except interrupts.Stop as stop:
-        raise Interrupted(f"Export of {info.name} stopped by {stop.name}; "
-                          f"{_leave(s3, folder, done, splits, recorded)}.",
-                          _again(folder, recorded), stop.signum) from None
-    except DdbpipeError as err:
-        raise with_fix(err, f"({_leave(s3, folder, done, splits, recorded)}.)") from err
-    except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
-        known = failures.explain(err, f"{folder}/", "writing")
-        left = _leave(s3, folder, done, splits, recorded)
-        if known is None:
-            raise
-        raise with_fix(known, f"({left}.)") from err
-    except BaseException:
-        _leave(s3, folder, done, splits, recorded)
-        raise
-    try:
-        state.clear(s3, folder)
-    except Exception:  # the export is committed; the state under it is only clutter
-        log.warning("%s/%s/ could not be deleted; the export is complete, delete it by hand",
-                    folder, layout.STATE_DIR, exc_info=log.isEnabledFor(logging.DEBUG))
+        s3folder.commit_run(s3, folder, info, files,
+                            s3folder.sidecar(info, result, compress, started, settings), fmt,
+                            export_id, started=started, export_time=started)
+    s3folder.tidy(s3, folder)
     return result
 
 
 def _leave(s3: S3Client, folder: S3Uri, done: dict[int, list[FileCommit]], splits: int,
-           recorded: bool) -> str:
+           recorded: bool, kept: Callable[[list[FileCommit]], set[str]]) -> str:
     """Suspend a stopped run's folder for ``--resume``; empty it if its run record was never
     written (nothing was read)."""
     if not recorded:
         return s3folder.abort(s3, folder)
-    kept = [f for fs in done.values() for f in fs]
-    return s3folder.suspend(s3, folder, {S3Uri.parse(f.url).key for f in kept}, len(done),
-                            splits, sum(f.items for f in kept))
+    files = [f for fs in done.values() for f in fs]
+    return s3folder.suspend(s3, folder, kept(files), len(done), splits,
+                            sum(f.items for f in files))
 
 
 def _again(folder: S3Uri, recorded: bool) -> str:
@@ -217,6 +219,11 @@ def preflight(cfg: ExportConfig) -> list[TableInfo]:
         check_writable(s3, cfg.resume)
         return [info]
     infos = [describe(ddb, t, cfg.aws.region, cfg.aws.endpoint("dynamodb")) for t in cfg.tables]
+    if cfg.source == "pitr":
+        from ddbpipe.export import pitr
+
+        for info in infos:
+            pitr.check_enabled(ddb, info.name, cfg.export_time)
     for table in cfg.tables:  # each table's own folder: all a least-privilege policy grants
         folder = layout.table_folder(cfg.dest, cfg.aws.region, table)
         check_bucket(s3, folder, cfg.aws.endpoint("s3"))
@@ -242,6 +249,10 @@ def resumable(s3: S3Client, cfg: ExportConfig) -> state.RunRecord:
     if cfg.tables and cfg.tables != (record.table,):
         raise ConfigError(f"{folder}/ is an export of {record.table}, not of {cfg.tables[0]}.",
                           f"Leave --table out, or resume a run folder of {cfg.tables[0]}.")
+    if cfg.output_format != "dp" and cfg.output_format != record.output_format:
+        raise ConfigError(f"{folder}/ is an export in the {record.output_format} format, not "
+                          f"{cfg.output_format}.", "Leave --format out: a resumed run keeps the "
+                          "format it started with.")
     if record.region != cfg.aws.region:
         raise ConfigError(f"{folder}/ is an export of {record.table} in {record.region}, not "
                           f"in {cfg.aws.region}.", f"Resume it with --region {record.region}.")
@@ -264,7 +275,12 @@ def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None
     for info in infos:
         folder = cfg.resume or layout.run_folder(cfg.dest, cfg.aws.region, info.name, timestamp)
         try:
-            result = export_table(spark, cfg, info, folder, s3, parallelism, record)
+            if cfg.source == "pitr":
+                from ddbpipe.export import pitr
+
+                result = pitr.export_table(spark, cfg, info, folder, s3)
+            else:
+                result = export_table(spark, cfg, info, folder, s3, parallelism, record)
         except DdbpipeError as err:
             if not results:
                 raise
@@ -278,7 +294,8 @@ def run(spark: Any, cfg: ExportConfig, checked: Optional[list[TableInfo]] = None
 
 JOB = Job(
     name="export",
-    description="Export one or several DynamoDB tables to S3 in the Data Pipeline format.",
+    description="Export one or several DynamoDB tables to S3 in the Data Pipeline format, or in "
+                "DynamoDB's own export layout (--format dynamodb-json|ion).",
     add_options=add_options,
     config_from_args=config_from_args,
     preflight=preflight,

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping, Optional, Sequence
 
-from ddbpipe import __version__, layout
+from ddbpipe import __version__, failures, interrupts, layout, native_layout
 from ddbpipe.aws import error_code
-from ddbpipe.errors import BucketError, ConfigError, EndpointUnreachable
+from ddbpipe.errors import (
+    BucketError,
+    ConfigError,
+    DdbpipeError,
+    EndpointUnreachable,
+    Interrupted,
+    with_fix,
+)
+from ddbpipe.export.messages import FileCommit
 from ddbpipe.export.report import TableResult
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.tables import TableInfo
@@ -114,17 +123,13 @@ def remove_orphans(s3: S3Client, folder: S3Uri, committed: Collection[str]) -> i
     return len(orphans)
 
 
-def sidecar(info: TableInfo, result: TableResult, compressed: bool, started: datetime,
-            settings: tuple[dict[str, Any], list[str]] = ({}, [])) -> dict[str, Any]:
-    """The ``ddbpipe-export.json`` document (what ``--create-table`` and the report read);
-    ``settings`` are the table's TTL, tags, PITR, stream and class and the notes on those that
-    could not be read (:func:`ddbpipe.tablesettings.read`)."""
-    plan = result.plan
-    assert plan is not None
-    resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
-               "resumedItems": result.items - result.read_items} if result.resumed_splits else {}
+def table_facts(info: TableInfo, files: Sequence[FileCommit], compressed: bool,
+                started: datetime, seconds: float,
+                settings: tuple[dict[str, Any], list[str]] = ({}, [])) -> dict[str, Any]:
+    """What every sidecar of a table's export says, however it was read: the table (what
+    ``--create-table`` reads), its TTL, tags, PITR, stream and class and the notes on those that
+    could not be read (``settings``, :func:`ddbpipe.tablesettings.read`), the files, the times."""
     return {
-        **resumed,
         "toolVersion": __version__,
         "table": info.name,
         "region": info.region,
@@ -134,14 +139,30 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool, started: dat
         "tableDefinition": layout.table_definition(info.description),
         "tableSettings": settings[0],
         "tableSettingsNotes": settings[1],
-        "itemCount": result.items,
-        "bytes": result.bytes,
+        "itemCount": sum(f.items for f in files),
+        "bytes": sum(f.bytes for f in files),
         "files": [{"name": S3Uri.parse(f.url).name, "items": f.items, "bytes": f.bytes}
-                  for f in result.files],
+                  for f in files],
         "compressed": compressed,
         "startTime": started.isoformat(),
         "endTime": datetime.now(timezone.utc).isoformat(),
-        "seconds": round(result.seconds, 3),
+        "seconds": round(seconds, 3),
+        "tableItemCountEstimate": info.item_count,
+        "tableSizeBytesEstimate": info.size_bytes,
+    }
+
+
+def sidecar(info: TableInfo, result: TableResult, compressed: bool, started: datetime,
+            settings: tuple[dict[str, Any], list[str]] = ({}, [])) -> dict[str, Any]:
+    """The ``ddbpipe-export.json`` document of a scan (what ``--create-table`` and the report
+    read)."""
+    plan = result.plan
+    assert plan is not None
+    resumed = {"resumedSplits": result.resumed_splits, "splits": result.splits,
+               "resumedItems": result.items - result.read_items} if result.resumed_splits else {}
+    return {
+        **resumed,
+        **table_facts(info, result.files, compressed, started, result.seconds, settings),
         "readPercent": plan.percent,
         "readCapacity": plan.capacity,
         "readCapacitySource": plan.capacity_source,
@@ -149,16 +170,78 @@ def sidecar(info: TableInfo, result: TableResult, compressed: bool, started: dat
         "achievedReadPercent": round(result.achieved_percent, 4),
         "segments": plan.segments,
         "tasks": plan.tasks,
-        "tableItemCountEstimate": info.item_count,
-        "tableSizeBytesEstimate": info.size_bytes,
     }
 
 
-def commit(s3: S3Client, folder: S3Uri, manifest: bytes, side: dict[str, Any]) -> None:
-    """Manifest, sidecar, then ``_SUCCESS`` last: an import takes the folder only once it is
-    there."""
+def run_manifests(folder: S3Uri, files: Sequence[FileCommit], fmt: str,
+                  export_id: Optional[str], *, table_arn: Optional[str],
+                  table_id: Optional[str], started: datetime,
+                  export_time: datetime) -> dict[S3Uri, bytes]:
+    """What :func:`commit` writes before the sidecar: the Data Pipeline ``manifest``, or the
+    native layout's manifests when ``export_id`` names one."""
+    if export_id is None:
+        return {folder.join(layout.MANIFEST): layout.manifest_bytes(f.url for f in files)}
+    return native_layout.manifests(folder, export_id, fmt, files, table_arn=table_arn,
+                                   table_id=table_id, started=started, export_time=export_time)
+
+
+def commit_run(s3: S3Client, folder: S3Uri, info: TableInfo, files: Sequence[FileCommit],
+               side: dict[str, Any], fmt: str, export_id: Optional[str], *, started: datetime,
+               export_time: datetime) -> None:
+    """Commit a table's run folder: the manifests of its format, the sidecar (with where
+    ImportTable reads, for a native layout), ``_SUCCESS`` last."""
+    if export_id is not None:
+        side = {**side, **native_layout.sidecar_fields(folder, export_id, fmt)}
+    commit(s3, folder, run_manifests(folder, files, fmt, export_id,
+                                     table_arn=info.description.get("TableArn"),
+                                     table_id=info.description.get("TableId"),
+                                     started=started, export_time=export_time), side)
+
+
+def tidy(s3: S3Client, folder: S3Uri) -> None:
+    """Delete a committed run folder's ``_ddbpipe-state/``; a failure is only told (the export
+    is complete, the state is clutter)."""
+    from ddbpipe.export import state
+
+    try:
+        state.clear(s3, folder)
+    except Exception:
+        log.warning("%s/ could not be deleted; the export is complete, delete it by hand",
+                    state.state_folder(folder), exc_info=log.isEnabledFor(logging.DEBUG))
+
+
+@contextmanager
+def on_failure(what: str, folder: S3Uri, leave: Callable[[], str],
+               again: Callable[[], str]) -> Iterator[None]:
+    """Around writing a run folder: on any failure ``leave()`` tidies the folder (suspends or
+    empties it) and says what is left, and the error says it too. Ctrl-C / SIGTERM become
+    :class:`~ddbpipe.errors.Interrupted` (``again()`` tells how to carry on); a failure of the
+    driver's own S3 requests is explained as :mod:`ddbpipe.failures` does."""
+    try:
+        yield
+    except interrupts.Stop as stop:
+        raise Interrupted(f"{what} stopped by {stop.name}; {leave()}.", again(),
+                          stop.signum) from None
+    except DdbpipeError as err:
+        raise with_fix(err, f"({leave()}.)") from err
+    except Exception as err:  # the driver's own S3 requests: state records, manifest, markers
+        known = failures.explain(err, f"{folder}/", "writing")
+        left = leave()
+        if known is None:
+            raise
+        raise with_fix(known, f"({left}.)") from err
+    except BaseException:
+        leave()
+        raise
+
+
+def commit(s3: S3Client, folder: S3Uri, manifests: Mapping[S3Uri, bytes],
+           side: dict[str, Any]) -> None:
+    """Manifests (in order), sidecar, then ``_SUCCESS`` last: an import takes the folder only
+    once it is there."""
     put = s3.put_object
-    put(Bucket=folder.bucket, Key=folder.join(layout.MANIFEST).key, Body=manifest)
+    for where, body in manifests.items():
+        put(Bucket=where.bucket, Key=where.key, Body=body)
     put(Bucket=folder.bucket, Key=folder.join(layout.SIDECAR).key,
         Body=layout.sidecar_bytes(side))
     s3.delete_object(Bucket=folder.bucket, Key=folder.join(layout.IN_PROGRESS).key)

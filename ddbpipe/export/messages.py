@@ -36,6 +36,10 @@ class WriterConfig:
     max_retry_time: float = MAX_RETRY_SECONDS
     unreachable_after: float = UNREACHABLE_SECONDS
     progress: Optional[str] = None  # s3://... folder of the progress beacons (ddbpipe.progress)
+    format: str = "dp"  # ddbpipe.native_layout.OutputFormat: dp, dynamodb-json or ion
+    #: The lines come already in ``format`` (``ddbpipe convert``), not as the connector's Data
+    #: Pipeline lines to re-encode.
+    encoded: bool = False
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -55,9 +59,12 @@ class FileCommit:
     bytes: int  # as written (uncompressed)
     stored_bytes: int  # as stored (gzip, when compressed)
     item_bytes: int  # DynamoDB's size of its items (sampled), for the consumed read units
+    md5: Optional[str] = None  # base64 MD5 of the stored object (the native manifest's)
+    etag: Optional[str] = None  # S3's ETag of the object, without quotes
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """The commit line; the native formats' checksums only when there are some."""
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
 
     @classmethod
     def from_json(cls, text: str) -> FileCommit:

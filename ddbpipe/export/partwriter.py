@@ -1,11 +1,13 @@
-"""The export's partition writer: item lines on stdin, Data Pipeline data files in S3.
+"""The export's partition writer: item lines on stdin, data files in S3 (Data Pipeline format,
+or DynamoDB's native DYNAMODB_JSON / ION with ``--format``).
 
 Run as ``python -m ddbpipe.export.partwriter``, one process per partition.
 
 Spark pipes each partition of the connector's RDD into one of these processes
 (``RDD.pipe``): the JVM writes every item as its export-format JSON line
 (``DynamoDBItemWritable.toString()``), so items never pass through Python pickling. This process
-streams the lines into UUID-named objects, a new one every 100,000 items, and prints one JSON
+streams the lines into UUID-named objects (native formats: each line re-encoded, gzip, named as
+the service names them), a new one every 100,000 items, and prints one JSON
 commit message per finished file on stdout; the driver collects them and writes the manifest.
 Configuration comes in the ``DDBPIPE_WRITER`` environment variable (never argv); credentials come
 from the standard chain.
@@ -13,15 +15,16 @@ from the standard chain.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import traceback
 import uuid
 import zlib
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
-from ddbpipe import failures
+from ddbpipe import failures, native_layout
 from ddbpipe.aws import AwsConfig, client
 from ddbpipe.errors import JobFailed
 from ddbpipe.export.messages import ENV_VAR, FileCommit, WriterConfig
@@ -52,8 +55,12 @@ class S3Sink:
         self._buf = bytearray()
         self._upload_id: Optional[str] = None
         self._parts: list[CompletedPartTypeDef] = []
+        self._md5 = hashlib.md5()
         self.bytes_in = 0
         self.bytes_out = 0
+        #: Once closed: S3's ETag of the object (no quotes) and the base64 MD5 of its bytes.
+        self.etag = ""
+        self.md5 = ""
 
     def write(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -75,6 +82,7 @@ class S3Sink:
         resp = self._call(self.s3.upload_part, Bucket=self.bucket, Key=self.key,
                           UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buf))
         self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        self._md5.update(self._buf)
         self.bytes_out += len(self._buf)
         self._buf.clear()
 
@@ -82,15 +90,19 @@ class S3Sink:
         if self._gz:
             self._buf += self._gz.flush()
         if self._upload_id is None:
-            self._call(self.s3.put_object, Bucket=self.bucket, Key=self.key,
-                       Body=bytes(self._buf))
+            etag = self._call(self.s3.put_object, Bucket=self.bucket, Key=self.key,
+                              Body=bytes(self._buf))["ETag"]
+            self._md5.update(self._buf)
             self.bytes_out += len(self._buf)
             self._buf.clear()
-            return
-        if self._buf:
-            self._flush_part()
-        self._call(self.s3.complete_multipart_upload, Bucket=self.bucket, Key=self.key,
-                   UploadId=self._upload_id, MultipartUpload={"Parts": self._parts})
+        else:
+            if self._buf:
+                self._flush_part()
+            etag = self._call(self.s3.complete_multipart_upload, Bucket=self.bucket,
+                              Key=self.key, UploadId=self._upload_id,
+                              MultipartUpload={"Parts": self._parts}).get("ETag", "")
+        self.etag = etag.strip('"')
+        self.md5 = native_layout.md5_base64(self._md5.digest())
 
     def abort(self) -> None:
         if self._upload_id is not None:
@@ -108,6 +120,37 @@ def _sample(part: bytes, limit: int) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+def line_encoder(fmt: str) -> Callable[[Mapping[str, Any]], str]:
+    """The item -> line writer of an output format (``dp``, ``dynamodb-json``, ``ion``)."""
+    from ddbpipe.formats import item_to_ion_line, item_to_line, item_to_native_line
+
+    return {"ion": item_to_ion_line, "dynamodb-json": item_to_native_line}.get(fmt, item_to_line)
+
+
+def line_converter(fmt: str) -> Optional[Callable[[bytes], bytes]]:
+    """What turns a chunk of the connector's lines (Data Pipeline JSON, whole lines) into the
+    lines of ``fmt``; None for the Data Pipeline format (copied as they come)."""
+    if not native_layout.is_native(fmt):
+        return None
+    from ddbpipe.formats import line_to_item
+
+    encode = line_encoder(fmt)
+
+    def convert(part: bytes) -> bytes:
+        lines = part.decode("utf-8").split("\n")[:-1]
+        return "".join([encode(line_to_item(line)) + "\n" for line in lines]).encode("utf-8")
+
+    return convert
+
+
+def file_name(fmt: str, compress: bool) -> str:
+    """A new data file's name: a UUID (``.gz`` when compressed) as the Data Pipeline export
+    named them, or a name like the service's for the native formats."""
+    if native_layout.is_native(fmt):
+        return native_layout.data_file_name(fmt)
+    return str(uuid.uuid4()) + (".gz" if compress else "")
+
+
 def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[str],
                     chunk_size: int = 1 << 20) -> int:
     """Stream item lines into data files under ``cfg.folder``; one commit line per file on
@@ -121,6 +164,10 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
     task.
     """
     folder = S3Uri.parse(cfg.folder)
+    convert = None if cfg.encoded else line_converter(cfg.format)
+    native = native_layout.is_native(cfg.format)
+    compress = cfg.compress or native  # the service's files are always gzip
+    sample = not (cfg.encoded and native)  # the size sample parses Data Pipeline lines
     where = cfg.endpoints.get("s3") or cfg.region
     patience = Patience(f"S3 ({where})", cfg.max_retry_time, cfg.unreachable_after)
     total = 0
@@ -139,7 +186,7 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
         sink.close()
         item_bytes = round(sampled_bytes / sampled * count) if sampled else 0
         commit = FileCommit(f"s3://{sink.bucket}/{sink.key}", count, sink.bytes_in,
-                            sink.bytes_out, item_bytes)
+                            sink.bytes_out, item_bytes, md5=sink.md5, etag=sink.etag)
         out.write(commit.to_json() + "\n")
         out.flush()
 
@@ -155,8 +202,8 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
                 rest, data = data[end:], data[:end]
             while data:
                 if sink is None:
-                    name = str(uuid.uuid4()) + (".gz" if cfg.compress else "")
-                    sink = S3Sink(s3, folder.bucket, folder.join(name).key, cfg.compress,
+                    sink = S3Sink(s3, folder.bucket,
+                                  folder.join(file_name(cfg.format, compress)).key, compress,
                                   patience)
                     count = sampled = sampled_bytes = 0
                 room = cfg.items_per_file - count
@@ -173,9 +220,11 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
                     part, lines = b"".join(line + b"\n" for line in kept), len(kept)
                     if not lines:
                         continue
-                n, size = _sample(part, SIZE_SAMPLE)
+                n, size = _sample(part, SIZE_SAMPLE) if sample else (0, 0)
                 sampled, sampled_bytes = sampled + n, sampled_bytes + size
                 seen, seen_bytes = seen + n, seen_bytes + size
+                if convert is not None:
+                    part = convert(part)
                 sink.write(part)
                 count += lines
                 total += lines

@@ -24,6 +24,8 @@ class TableResult:
     resumed: list[FileCommit] = field(default_factory=list)
     splits: int = 0
     resumed_splits: int = 0
+    #: ``--source pitr``: the point in time DynamoDB exported (no read capacity was used).
+    export_time: Optional[str] = None
 
     @property
     def read_units(self) -> float:
@@ -55,6 +57,8 @@ class TableResult:
             text += (f"; ~{self.read_units:.0f} RCU consumed, {self.achieved_percent:.2f} of "
                      f"{self.plan.capacity} RCU ({self.plan.capacity_source}), target "
                      f"{self.plan.percent}")
+        if self.export_time:
+            text += f"; point-in-time export of {self.export_time}, no read capacity used"
         if self.resumed_splits:
             text += (f"; resumed: {self.resumed_splits} of {self.splits} splits "
                      f"({self.items - self.read_items:,} items, ~{self.resumed_units:.0f} RCU) "

@@ -62,6 +62,8 @@ class RunRecord:
     items_per_file: int
     started: str  # ISO time the first run started (the sidecar's startTime)
     format: int = FORMAT
+    output_format: str = "dp"  # --format
+    export_id: Optional[str] = None  # the AWSDynamoDB/<export id>/ of a native format
     tool_version: str = __version__
 
     def to_bytes(self) -> bytes:

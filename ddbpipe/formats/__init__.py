@@ -12,9 +12,10 @@ Formats (see design.md section 3), one module each:
   :func:`line_to_item`. One JSON object per line; type keys with the first letter lower-cased
   (``s n b sS nS bS m l bOOL nULL``), NULL also as ``nULLValue`` (connector 4.x); Hive-era lines
   (``name<ETX>value<STX>...``) are read too.
-* **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`native_line_to_item`.
-* **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`ion_line_to_item`, a small Ion text
-  reader limited to what an item can hold.
+* **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`item_to_native_line` /
+  :func:`native_line_to_item`.
+* **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`item_to_ion_line` /
+  :func:`ion_line_to_item`, a small Ion text reader and writer limited to what an item can hold.
 * **DynamoDB native INCREMENTAL export**, either format (:mod:`.incremental`) --
   :func:`json_change` / :func:`ion_change`: the item to put, or a :class:`Deletion` of its key.
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item
 from ddbpipe.formats.incremental import Change, Deletion, ion_change, json_change
-from ddbpipe.formats.ion import ion_line_to_item
+from ddbpipe.formats.ion import ion_line_to_item, item_to_ion_line
 from ddbpipe.formats.items import (
     item_size,
     key_of,
@@ -46,7 +47,7 @@ from ddbpipe.formats.items import (
     read_units,
     write_units,
 )
-from ddbpipe.formats.native import native_line_to_item
+from ddbpipe.formats.native import item_to_native_line, native_line_to_item
 from ddbpipe.formats.values import (
     AttributeValue,
     Item,
@@ -66,7 +67,9 @@ __all__ = [
     "ion_change",
     "ion_line_to_item",
     "item_size",
+    "item_to_ion_line",
     "item_to_line",
+    "item_to_native_line",
     "json_change",
     "key_of",
     "key_type_error",

@@ -7,26 +7,23 @@ are read too. The writer builds each line as compact UTF-8 JSON text, one value 
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable, Mapping, Optional
+from typing import Mapping, Optional
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.typed_json import (
     decode_attributes,
+    encode_attributes,
     json_kind,
     json_loads,
     load_json,
     make_decoder,
+    make_encoder,
 )
 from ddbpipe.formats.values import (
     AttributeValue,
     BadValue,
     Item,
-    check_number,
-    encode_base64,
     format_error,
-    is_simple_number,
-    path_text,
     short_repr,
 )
 
@@ -63,23 +60,20 @@ def _dp_type(key: str) -> Optional[str]:
     return _DP_TYPES_UPPER.get(key.upper())
 
 
-_decode_dp = make_decoder(
-    {
-        "S": "s",
-        "N": "n",
-        "B": "b",
-        "SS": "sS",
-        "NS": "nS",
-        "BS": "bS",
-        "M": "m",
-        "L": "l",
-        "BOOL": "bOOL",
-        "NULL": "nULL",
-        "NULL2": "nULLValue",
-    },
-    _dp_type,
-    '{"s":"text"}',
-)
+_DP_SPELLING = {
+    "S": "s",
+    "N": "n",
+    "B": "b",
+    "SS": "sS",
+    "NS": "nS",
+    "BS": "bS",
+    "M": "m",
+    "L": "l",
+    "BOOL": "bOOL",
+    "NULL": "nULL",
+    "NULL2": "nULLValue",
+}
+_decode_dp = make_decoder(_DP_SPELLING, _dp_type, '{"s":"text"}')
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,86 +144,7 @@ def _hive_line(text: str) -> Item:
 # Writing
 # --------------------------------------------------------------------------------------------
 
-# JSON string literal without \u escapes for non-ASCII (the C function json.dumps uses for
-# ensure_ascii=False). Lines are built as text: no intermediate dict per value.
-_jstr: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _dp_encoder(null_key: str) -> Callable[[Any], str]:
-    null_text = '{"' + null_key + '":true}'
-
-    def encode(av: Any) -> str:
-        if type(av) is not dict or len(av) != 1:
-            raise BadValue(f"not an AttributeValue (a one-key dict): {short_repr(av)}")
-        for t in av:  # noqa: B007 -- the one key, without building a tuple
-            break
-        v = av[t]
-        if t == "S":
-            if type(v) is str:
-                return '{"s":' + _jstr(v) + "}"
-            raise BadValue(f"S value must be str, got {type(v).__name__}")
-        if t == "N":
-            if is_simple_number(v):
-                return '{"n":"' + v + '"}'
-            return '{"n":"' + check_number(v) + '"}'  # digits, '.', 'e', signs: no escaping
-        if t == "M":
-            if type(v) is not dict:
-                raise BadValue(f"M value must be a dict, got {type(v).__name__}")
-            parts = []
-            for name, sub in v.items():
-                try:
-                    if type(name) is not str:
-                        raise BadValue(f"map key {short_repr(name)} is not a string")
-                    parts.append(_jstr(name) + ":" + encode(sub))
-                except BadValue as err:
-                    err.path.append(name)
-                    raise
-            return '{"m":{' + ",".join(parts) + "}}"
-        if t == "L":
-            if type(v) is not list and type(v) is not tuple:
-                raise BadValue(f"L value must be a list, got {type(v).__name__}")
-            parts = []
-            for sub in v:
-                try:
-                    parts.append(encode(sub))
-                except BadValue as err:
-                    err.path.append(len(parts))
-                    raise
-            return '{"l":[' + ",".join(parts) + "]}"
-        if t == "BOOL":
-            if v is True:
-                return '{"bOOL":true}'
-            if v is False:
-                return '{"bOOL":false}'
-            raise BadValue(f"BOOL value must be bool, got {type(v).__name__}")
-        if t == "NULL":
-            if v is True:
-                return null_text
-            raise BadValue(f"NULL value must be True, got {short_repr(v)}")
-        if t == "B":
-            return '{"b":"' + encode_base64(v) + '"}'
-        if t in ("SS", "NS", "BS"):
-            if type(v) is not list and type(v) is not tuple:
-                raise BadValue(f"{t} value must be a list, got {type(v).__name__}")
-            if not v:
-                raise BadValue(f"empty {t} set")
-            if t == "SS":
-                for m in v:
-                    if type(m) is not str:
-                        raise BadValue(f"SS members must be str, got {type(m).__name__}")
-                return '{"sS":[' + ",".join(map(_jstr, v)) + "]}"
-            if t == "NS":
-                for m in v:
-                    if not is_simple_number(m):
-                        check_number(m)
-                return '{"nS":["' + '","'.join(v) + '"]}'
-            return '{"bS":["' + '","'.join([encode_base64(m) for m in v]) + '"]}'
-        raise BadValue(f"unknown AttributeValue type {t!r}")
-
-    return encode
-
-
-_DP_ENCODERS = {key: _dp_encoder(key) for key in NULL_KEYS}
+_DP_ENCODERS = {key: make_encoder({**_DP_SPELLING, "NULL": key}) for key in NULL_KEYS}
 
 
 def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") -> str:
@@ -247,13 +162,4 @@ def item_to_line(item: Mapping[str, AttributeValue], *, null_key: str = "nULL") 
     encode = _DP_ENCODERS.get(null_key)
     if encode is None:
         raise ValueError(f"null_key must be one of {NULL_KEYS}, got {null_key!r}")
-    parts = []
-    for name, av in item.items():
-        if type(name) is not str:
-            raise ValueError(f"attribute name {short_repr(name)} is not a string")
-        try:
-            parts.append(_jstr(name) + ":" + encode(av))
-        except BadValue as err:
-            err.path.append(name)
-            raise ValueError(f"attribute {path_text(err.path)!r}: {err.message}") from None
-    return "{" + ",".join(parts) + "}"
+    return encode_attributes(item, encode)

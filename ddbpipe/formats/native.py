@@ -1,16 +1,24 @@
 """DynamoDB native export lines in DYNAMODB_JSON format: :func:`native_line_to_item`.
 
 Each line is ``{"Item":{...}}`` with DynamoDB's own upper-case type keys; the values go through
-the decoder of :mod:`ddbpipe.formats.typed_json`. Read only: there is no writer for this format.
+the decoder of :mod:`ddbpipe.formats.typed_json`; :func:`item_to_native_line` writes them with its
+encoder.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ddbpipe.errors import ExportFormatError
-from ddbpipe.formats.typed_json import decode_attributes, json_kind, load_json, make_decoder
-from ddbpipe.formats.values import BadValue, Item, format_error
+from ddbpipe.formats.typed_json import (
+    decode_attributes,
+    encode_attributes,
+    json_kind,
+    load_json,
+    make_decoder,
+    make_encoder,
+)
+from ddbpipe.formats.values import AttributeValue, BadValue, Item, format_error
 
 _FIX_NATIVE = (
     'DynamoDB JSON export lines look like {"Item":{"Id":{"N":"1"}}}; check that the file '
@@ -66,3 +74,17 @@ def native_line_to_item(line: str) -> Item:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:
         raise ExportFormatError("the line is nested too deeply.", _FIX_NATIVE) from None
+
+
+_encode_native = make_encoder(
+    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")})
+
+
+def item_to_native_line(item: Mapping[str, AttributeValue]) -> str:
+    """Render a low-level item as one line of a DynamoDB JSON export (no trailing newline):
+    ``{"Item":{"Id":{"N":"103"},...}}``, compact UTF-8 JSON, binary as padded base64.
+
+    Raises:
+        ValueError: the item is not in the boto3 low-level shape, naming the attribute.
+    """
+    return '{"Item":' + encode_attributes(item, _encode_native) + "}"

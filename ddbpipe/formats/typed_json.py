@@ -1,7 +1,9 @@
-"""JSON text to AttributeValues, for the two JSON export formats (Data Pipeline and native).
+"""JSON text to AttributeValues and back, for the two JSON export formats (Data Pipeline and
+native).
 
 Both write an AttributeValue as a one-key JSON object, ``{"n":"1"}`` or ``{"N":"1"}``;
-:func:`make_decoder` builds the converter for one spelling of the type keys, and
+:func:`make_decoder` builds the converter for one spelling of the type keys (:func:`make_encoder`
+the converter back), and
 :func:`load_json` parses a line keeping JSON numbers as their text and raw control characters
 inside strings, as the connector reads them.
 """
@@ -18,7 +20,11 @@ from ddbpipe.formats.values import (
     Item,
     check_number,
     decode_base64,
+    encode_base64,
+    encode_fields,
+    encode_members,
     is_simple_number,
+    path_text,
     short_repr,
     simple_number,
 )
@@ -187,3 +193,96 @@ def load_json(text: str, what: str) -> Any:
         raise BadValue(f"{what} is not valid JSON: {err}") from None
     except RecursionError:
         raise BadValue(f"{what} is nested too deeply") from None
+
+
+# JSON string literal without \u escapes for non-ASCII (the C function json.dumps uses for
+# ensure_ascii=False). Lines are built as text: no intermediate dict per value.
+_jstr: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_name(name: Any) -> str:
+    if type(name) is not str:
+        raise BadValue(f"map key {short_repr(name)} is not a string")
+    return _jstr(name)
+
+
+def make_encoder(spelling: Mapping[str, str]) -> Callable[[Any], str]:
+    """Build the AttributeValue -> JSON text converter for one spelling of the type keys (the
+    counterpart of :func:`make_decoder`): compact, UTF-8 (no ``\\u`` escapes for non-ASCII),
+    binary as padded base64. Raises :class:`BadValue` for a value not in the low-level shape."""
+    head = {t: '{"' + key + '":' for t, key in spelling.items()}
+    k_s, k_n, k_m, k_l, k_b = head["S"], head["N"], head["M"], head["L"], head["B"]
+    k_ss, k_ns, k_bs = head["SS"], head["NS"], head["BS"]
+    null_text = head["NULL"] + "true}"
+    true_text, false_text = head["BOOL"] + "true}", head["BOOL"] + "false}"
+
+    def encode(av: Any) -> str:
+        if type(av) is not dict or len(av) != 1:
+            raise BadValue(f"not an AttributeValue (a one-key dict): {short_repr(av)}")
+        for t in av:  # noqa: B007 -- the one key, without building a tuple
+            break
+        v = av[t]
+        if t == "S":
+            if type(v) is str:
+                return k_s + _jstr(v) + "}"
+            raise BadValue(f"S value must be str, got {type(v).__name__}")
+        if t == "N":
+            if is_simple_number(v):
+                return k_n + '"' + v + '"}'
+            return k_n + '"' + check_number(v) + '"}'  # digits, '.', 'e', signs: no escaping
+        if t == "M":
+            if type(v) is not dict:
+                raise BadValue(f"M value must be a dict, got {type(v).__name__}")
+            return k_m + "{" + ",".join(encode_fields(v, _json_name, encode)) + "}}"
+        if t == "L":
+            if type(v) is not list and type(v) is not tuple:
+                raise BadValue(f"L value must be a list, got {type(v).__name__}")
+            return k_l + "[" + ",".join(encode_members(v, encode)) + "]}"
+        if t == "BOOL":
+            if v is True:
+                return true_text
+            if v is False:
+                return false_text
+            raise BadValue(f"BOOL value must be bool, got {type(v).__name__}")
+        if t == "NULL":
+            if v is True:
+                return null_text
+            raise BadValue(f"NULL value must be True, got {short_repr(v)}")
+        if t == "B":
+            return k_b + '"' + encode_base64(v) + '"}'
+        if t in ("SS", "NS", "BS"):
+            if type(v) is not list and type(v) is not tuple:
+                raise BadValue(f"{t} value must be a list, got {type(v).__name__}")
+            if not v:
+                raise BadValue(f"empty {t} set")
+            if t == "SS":
+                for m in v:
+                    if type(m) is not str:
+                        raise BadValue(f"SS members must be str, got {type(m).__name__}")
+                return k_ss + "[" + ",".join(map(_jstr, v)) + "]}"
+            if t == "NS":
+                for m in v:
+                    if not is_simple_number(m):
+                        check_number(m)
+                return k_ns + '["' + '","'.join(v) + '"]}'
+            return k_bs + '["' + '","'.join([encode_base64(m) for m in v]) + '"]}'
+        raise BadValue(f"unknown AttributeValue type {t!r}")
+
+    return encode
+
+
+
+
+def encode_attributes(item: Mapping[str, AttributeValue], encode: Callable[[Any], str]) -> str:
+    """``{"name":<value>,...}`` of an item, in the item's order; raises :class:`ValueError`
+    naming the attribute whose value is not in the low-level shape."""
+    parts = []
+    for name, av in item.items():
+        if type(name) is not str:
+            raise ValueError(f"attribute name {short_repr(name)} is not a string")
+        try:
+            parts.append(_jstr(name) + ":" + encode(av))
+        except BadValue as err:
+            err.path.append(name)
+            raise ValueError(f"attribute {path_text(err.path)!r}: {err.message}") from None
+    return "{" + ",".join(parts) + "}"

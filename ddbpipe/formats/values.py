@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Tuple
 
 from ddbpipe.errors import ExportFormatError
 
@@ -39,6 +39,32 @@ class BadValue(Exception):
         super().__init__(message)
         self.message = message
         self.path: List[Any] = []
+
+
+def encode_members(values: Iterable[Any], encode: Callable[[Any], str]) -> List[str]:
+    """``encode`` each value of a list; a :class:`BadValue` leaves with its index in the path."""
+    parts: List[str] = []
+    for sub in values:
+        try:
+            parts.append(encode(sub))
+        except BadValue as err:
+            err.path.append(len(parts))
+            raise
+    return parts
+
+
+def encode_fields(fields: Mapping[Any, Any], name: Callable[[Any], str],
+                  encode: Callable[[Any], str]) -> List[str]:
+    """``name:value`` of each field of a map; a :class:`BadValue` leaves with the field's name
+    in the path."""
+    parts: List[str] = []
+    for key, sub in fields.items():
+        try:
+            parts.append(name(key) + ":" + encode(sub))
+        except BadValue as err:
+            err.path.append(key)
+            raise
+    return parts
 
 
 def path_text(path: List[Any]) -> str:

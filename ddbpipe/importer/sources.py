@@ -174,7 +174,9 @@ def detect(s3: S3Client, folder: S3Uri, allow_incomplete: bool = False) -> Sourc
         if len(native) > 1:
             raise ExportFormatError(f"{folder}/ holds {len(native)} DynamoDB exports.",
                                     _in_order(s3, folder.bucket, native))
-        return _native(s3, folder, native[0], objects)
+        source = _native(s3, folder, native[0], objects)
+        _own_native(s3, folder, objects, source)
+        return _finish_check(source, allow_incomplete)
     unfinished = _unfinished_native(folder, objects)
     if unfinished is not None:
         return _finish_check(unfinished, allow_incomplete)
@@ -189,8 +191,7 @@ def detect(s3: S3Client, folder: S3Uri, allow_incomplete: bool = False) -> Sourc
         source = Source(folder, "files", files,
                         notes=[f"No manifest in {folder}/: reading all {len(files)} data files."])
     if folder.join(layout.IN_PROGRESS).key in objects:
-        source.incomplete = (f"{folder}/ holds {layout.IN_PROGRESS}: the export that writes it "
-                             "is still running, or it was killed before it finished")
+        source.incomplete = _in_progress(folder)
     elif folder.join(layout.SUCCESS).key not in objects:
         if source.files and _is_hive(s3, source.files[0].url):
             source.notes.append(f"{folder}/ holds Hive output, which never carries a completion "
@@ -239,6 +240,26 @@ def _unfinished_native(folder: S3Uri, objects: dict[str, int]) -> Optional[Sourc
     kind: SourceFormat = "native-ion" if keys and keys[0].endswith(".ion.gz") else "native-json"
     return Source(base, kind, files, incomplete=(
         f"{base}/ has no {NATIVE_SUMMARY}: the DynamoDB export has not finished (or failed)"))
+
+
+def _in_progress(folder: S3Uri) -> str:
+    return (f"{folder}/ holds {layout.IN_PROGRESS}: the export that writes it is still running, "
+            "or it was killed before it finished")
+
+
+def _own_native(s3: S3Client, folder: S3Uri, objects: dict[str, int], source: Source) -> None:
+    """A ddbpipe export in DynamoDB's layout (``--format dynamodb-json|ion``): its run folder
+    holds the sidecar (the key schema, the table's definition) and, until it is committed, the
+    in-progress marker."""
+    sidecar_key = folder.join(layout.SIDECAR).key
+    if sidecar_key in objects:
+        sidecar = _get_json(s3, folder.bucket, sidecar_key)
+        source.sidecar = sidecar
+        source.key_schema = sidecar.get("keySchema")
+        source.attribute_definitions = sidecar.get("attributeDefinitions")
+        source.source_region = sidecar.get("region") or source.source_region
+    if folder.join(layout.IN_PROGRESS).key in objects:
+        source.incomplete = _in_progress(folder)
 
 
 def _is_hive(s3: S3Client, url: str, peek: int = 64 * 1024) -> bool:

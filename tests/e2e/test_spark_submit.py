@@ -90,3 +90,28 @@ def test_import_job_under_spark_submit(aws, unique):
     assert sample.scan_all(ddb, target) and (
         {i["pk"]["S"]: i for i in sample.scan_all(ddb, target)}
         == {i["pk"]["S"]: i for i in sample.scan_all(ddb, source)})
+
+
+def test_convert_job_under_spark_submit(aws, unique):
+    """jobs/convert_folder.py as an EMR step runs it: a Data Pipeline folder into DynamoDB's
+    ION layout, whose summary counts every item."""
+    import json
+
+    from tests.support import exports
+
+    s3 = client(aws, "s3")
+    bucket = f"e2e-conv-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    exports.write_datapipeline(s3, S3Uri(bucket, "dp"), list(sample.sample_items(120)),
+                               per_file=50)
+
+    proc = spark_submit(aws, str(ROOT / "jobs/convert_folder.py"), "--from", f"s3://{bucket}/dp",
+                        "--to", f"s3://{bucket}/ion", "--format", "ion")
+
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "converted 120 items" in proc.stdout
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="ion/")["Contents"]]
+    (summary,) = [k for k in keys if k.endswith("/manifest-summary.json")]
+    doc = json.loads(s3.get_object(Bucket=bucket, Key=summary)["Body"].read())
+    assert doc["itemCount"] == 120 and doc["outputFormat"] == "ION"
+    assert f"ion/{layout.SUCCESS}" in keys

@@ -178,6 +178,7 @@ def test_missing_bucket(aws, ddb, unique, capsys, monkeypatch):
         (["--to", "my-bucket/prefix"], "--to 'my-bucket/prefix' is not an S3 URI"),
         (["--to", "s3://bkt/x", "--read-percent", "2"], "--read-percent 2.0 is outside 0.1..1.5"),
         (["--to", "s3://bkt", "--read-capacity", "0"], "--read-capacity 0 is not a capacity"),
+        (["--to", "s3://bkt", "--format", "csv"], "--format 'csv' is not a format ddbpipe writes"),
     ],
 )
 def test_bad_options(capsys, args, message):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ddbpipe import importer
+from ddbpipe import convert, importer
 from ddbpipe.errors import ConfigError, ExportFormatError, TableNotFound
 from ddbpipe.importer import state
 from ddbpipe.importer.driver import state_location
@@ -139,6 +139,9 @@ def test_incremental_exports_refuse_what_makes_no_sense(aws, spark, ddb, s3, buc
     with pytest.raises(ExportFormatError, match="Nothing was written"):
         importer.run(spark, importer.ImportConfig(bad, target, aws))
     assert items_of(ddb, target) == before
+    # changes are applied to a table, not rewritten as a table's items
+    with pytest.raises(ConfigError, match="is an incremental export.*convert full exports"):
+        convert.preflight(convert.ConvertConfig(inc, S3Uri(bucket, f"conv-{unique}"), aws))
 
 
 def test_a_stopped_incremental_import_resumes(aws, spark, ddb, s3, bucket, target, unique):
