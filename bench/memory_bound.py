@@ -110,12 +110,14 @@ def standalone_run(stack: Stack, size: int, logs: Path) -> dict[str, Any]:
     return out
 
 
-def ratio(runs: list[dict[str, Any]], label: str, key: str) -> Optional[float]:
+def ratio(runs: list[dict[str, Any]], label: str, key: str, start: int = 0) -> Optional[float]:
+    """Peak at the largest size over the peak at the ``start``-th smallest (of the runs that
+    finished)."""
     mine = [r for r in runs if r["label"] == label and r["ok"]]
-    if len(mine) < 2:
+    if len(mine) < start + 2:
         return None
     mine.sort(key=lambda r: r["items"])
-    first, last = mine[0], mine[-1]
+    first, last = mine[start], mine[-1]
     get = (lambda r: r["peak_total_mb"]) if key == "total" else (
         lambda r: r["peak_by_kind_mb"].get(key, 0.0))
     return get(last) / get(first)
@@ -156,13 +158,24 @@ def render(results: dict[str, Any]) -> str:
     ]
     for size in sizes:
         lines.append(f"| {size:,} | " + " | ".join(cell(lb, size) for lb in labels) + " |")
-    local = ratio(runs, "local bounded", "total")
-    executor = ratio(runs, "standalone bounded", "executor")
+    def shown(value: Optional[float]) -> str:
+        return "n/a" if value is None else f"{value:.2f}x"
+
+    lines += [""]
+    for start in range(min(2, len(sizes) - 1)):
+        lines.append(
+            f"Peak at {sizes[-1]:,} items / peak at {sizes[start]:,}: local "
+            f"{shown(ratio(runs, 'local bounded', 'total', start))}, standalone executor "
+            f"{shown(ratio(runs, 'standalone bounded', 'executor', start))} (target: at most "
+            "1.2x).")
     lines += [
         "",
-        f"Peak at {sizes[-1]:,} items / peak at {sizes[0]:,}: local "
-        f"{'n/a' if local is None else f'{local:.2f}x'}, standalone executor "
-        f"{'n/a' if executor is None else f'{executor:.2f}x'} (target: at most 1.2x).",
+        "A JVM's RSS is the heap G1 has grown to, up to its maximum, plus its own memory: a short "
+        "run (the smallest table) ends before G1 has grown the heap, so what rises from the "
+        "first size to the second is the heap filling to its configured size, and what stays "
+        "flat after it is the bound (the connector's own format instead runs out of the same "
+        "heap). docs/decisions.md, \"Export memory is bounded by bytes\", has runs with a 640 "
+        "MB heap (1.03x from 100,000 to 1,600,000 items) and the arithmetic.",
         "",
         SECTION.end,
     ]
@@ -193,8 +206,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ddbpipe.cluster import executors
 
     sizes = sorted(int(x) for x in args.sizes.split(","))
-    command = "python -m bench.memory_bound " + shlex.join(
-        argv if argv is not None else sys.argv[1:])
+    command = " ".join(["python -m bench.memory_bound", shlex.join(
+        argv if argv is not None else sys.argv[1:])]).strip()
     set_local_credentials()
     logs = ROOT / "bench" / "results" / "memory-bound-logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -162,7 +162,7 @@ def machine_notes() -> dict[str, Any]:
             ["git", "-C", str(ROOT), "status", "--porcelain", "--", "ddbpipe", "jobs"]
         ).splitlines() if len(line.split(maxsplit=1)) == 2],
         "driver_memory": os.environ.get("DDBPIPE_DRIVER_MEMORY")
-        or str(getattr(ddbpipe_spark, "DEFAULT_DRIVER_MEMORY", "Spark's default (1g)")),
+        or ddbpipe_spark.default_driver_memory("local[*]"),
     }
 
 

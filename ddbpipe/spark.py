@@ -26,10 +26,30 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-#: Heap of the local Spark JVM (driver and executor in one): Spark's own default. The export's
-#: input format bounds what each task buffers (capacity.READ_BUFFER_BYTES); the connector's own
-#: buffered up to 600 pages a task, over 1 GB of objects for small items, and needed 4g.
-DEFAULT_DRIVER_MEMORY = "1g"
+#: Heap of the local Spark JVM (driver and executor in one), at least: Spark's own default. Above
+#: it, what its tasks may hold: the export's reader bounds each task's buffer
+#: (capacity.READ_BUFFER_BYTES), so the heap is sized as an EMR executor's of as many tasks as
+#: the master runs (cluster/executors.py); the connector's own reader needed 4g on 2 cores.
+MIN_DRIVER_MEMORY_MB = 1024
+
+
+def local_tasks(master: str) -> int:
+    """The tasks a local master runs at once: ``local[N]``, ``local[*]`` (the machine's cores),
+    ``local``; 1 for anything else."""
+    m = re.match(r"^local(?:\[(\d+|\*)(?:,\d+)?\])?$", master)
+    if not m or m.group(1) is None:
+        return 1
+    if m.group(1) == "*":
+        return os.cpu_count() or 1
+    return max(1, int(m.group(1)))
+
+
+def default_driver_memory(master: str) -> str:
+    """The local JVM's heap for ``master``: its tasks' read buffers and Spark's own share, at
+    least :data:`MIN_DRIVER_MEMORY_MB` (1g on a 2-core machine)."""
+    from ddbpipe.cluster.executors import executor_heap_mb
+
+    return f"{max(MIN_DRIVER_MEMORY_MB, executor_heap_mb(local_tasks(master)))}m"
 
 
 def jars_dir() -> Path:
@@ -94,13 +114,14 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None,
     from pyspark.sql import SparkSession
 
     rest, first = local_jars()
+    master = master or os.environ.get("DDBPIPE_SPARK_MASTER") or "local[*]"
     builder = (
-        SparkSession.builder.master(master or os.environ.get("DDBPIPE_SPARK_MASTER") or "local[*]")
+        SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.jars", ",".join(rest))
         .config("spark.driver.extraClassPath", ":".join(first))
         .config("spark.driver.memory",
-                os.environ.get("DDBPIPE_DRIVER_MEMORY") or DEFAULT_DRIVER_MEMORY)
+                os.environ.get("DDBPIPE_DRIVER_MEMORY") or default_driver_memory(master))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")

@@ -238,3 +238,17 @@ def test_the_scheduler_policy_grants_the_dead_letter_queues():
                                     "Resource": ["arn:aws:sqs:r:1:a", "arn:aws:sqs:r:1:b"]}
     assert len(iam.scheduler_policy("a", "b")["Statement"]) == 2
     assert "AddTags" not in json.dumps(iam.scheduler_policy("a", "b"))
+
+
+@pytest.mark.parametrize(("master", "tasks", "heap"), [
+    ("local[2]", 2, "1024m"),  # 2 x 235 + 512 = 982: Spark's 1g
+    ("local[8]", 8, "2392m"),  # the tasks' read buffers, as an executor of 8 cores
+    ("local[4,3]", 4, "1452m"),
+    ("local", 1, "1024m"),
+    ("yarn", 1, "1024m"),
+])
+def test_the_local_heap_holds_its_tasks_read_buffers(master, tasks, heap):
+    from ddbpipe.spark import default_driver_memory, local_tasks
+
+    assert local_tasks(master) == tasks
+    assert default_driver_memory(master) == heap
