@@ -149,7 +149,8 @@ def test_launch_uploads_the_files_and_starts_the_defined_cluster(emr, s3, log_bu
             wheelhouse.find_cached(wheelhouse.cache_for(wheelhouse.Target("x86_64")), n, v,
                                    wheelhouse.Target("x86_64")).name for n, v in pins])}
     assert keys - {k for k in keys if k.startswith(house)} == {
-        f"{prefix.key}/bootstrap/install-ddbpipe.sh", f"{prefix.key}/jobs/export_table.py"}
+        f"{prefix.key}/bootstrap/install-ddbpipe.sh", f"{prefix.key}/jobs/export_table.py",
+        f"{prefix.key}/lib/ddbpipe-reader.jar"}
     sent = s3.get_object(Bucket=log_bucket, Key=f"{house}/requirements.txt")
     assert sent["Body"].read().decode() == requirements
     job = s3.get_object(Bucket=log_bucket, Key=f"{prefix.key}/jobs/export_table.py")
@@ -213,7 +214,9 @@ def test_steps_are_added_to_a_running_cluster(emr, s3, log_bucket, built, job_ro
     plan = d.plan_run(job, opts, run=emr_cmd.new_run_id(), wheel_name=built[0].name,
                       cluster_id=kept.cluster_id)
     uploads = staging.plan_uploads(plan, job_root)
-    assert [u.uri for u in uploads] == [plan.staging.job_uri("export")]  # no wheel, no bootstrap
+    # no wheel, no bootstrap: the job and ddbpipe's reader jar
+    assert [u.uri for u in uploads] == [plan.staging.job_uri("export"),
+                                        plan.staging.reader_jar_uri]
     overlay = Overlay(emr)
     handle = launcher.execute(plan, launcher.Clients(emr, s3), uploads, mon, wait=False)
 
