@@ -15,6 +15,10 @@ Formats (see design.md section 3), one module each:
 * **DynamoDB native export, DYNAMODB_JSON** (:mod:`.native`) -- :func:`native_line_to_item`.
 * **DynamoDB native export, ION** (:mod:`.ion`) -- :func:`ion_line_to_item`, a small Ion text
   reader limited to what an item can hold.
+* **DynamoDB's wire form** (:mod:`.wire`) -- what the import sends: items whose binary stays
+  the base64 text of the line. :func:`line_to_wire`, :func:`native_line_to_wire`,
+  :func:`ion_line_to_wire` read lines into it with the same checks as the readers above;
+  :func:`item_to_wire` converts an item.
 
 The two JSON formats share their value decoder (:mod:`.typed_json`); all of them share the
 number, base64 and error rules of :mod:`.values`.
@@ -33,7 +37,7 @@ Helpers for capacity math and imports: :func:`validate_number`, :func:`normalize
 
 from __future__ import annotations
 
-from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item
+from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item, line_to_wire
 from ddbpipe.formats.ion import ion_line_to_item
 from ddbpipe.formats.items import (
     item_size,
@@ -43,7 +47,7 @@ from ddbpipe.formats.items import (
     read_units,
     write_units,
 )
-from ddbpipe.formats.native import native_line_to_item
+from ddbpipe.formats.native import native_line_to_item, native_line_to_wire
 from ddbpipe.formats.values import (
     AttributeValue,
     Item,
@@ -52,6 +56,7 @@ from ddbpipe.formats.values import (
     validate_number,
     with_context,
 )
+from ddbpipe.formats.wire import ion_line_to_wire, item_to_wire, request_to_wire
 
 __all__ = [
     "NULL_KEYS",
@@ -59,15 +64,20 @@ __all__ = [
     "Item",
     "b64decode_strict",
     "ion_line_to_item",
+    "ion_line_to_wire",
     "item_size",
     "item_to_line",
+    "item_to_wire",
     "key_of",
     "key_type_error",
     "line_to_item",
+    "line_to_wire",
     "make_key_checker",
     "native_line_to_item",
+    "native_line_to_wire",
     "normalize_number",
     "read_units",
+    "request_to_wire",
     "validate_number",
     "with_context",
     "write_units",

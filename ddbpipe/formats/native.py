@@ -6,11 +6,11 @@ the decoder of :mod:`ddbpipe.formats.typed_json`. Read only: there is no writer 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.typed_json import decode_attributes, json_kind, load_json, make_decoder
-from ddbpipe.formats.values import BadValue, Item, format_error
+from ddbpipe.formats.values import AttributeValue, BadValue, Item, format_error
 
 _FIX_NATIVE = (
     'DynamoDB JSON export lines look like {"Item":{"Id":{"N":"1"}}}; check that the file '
@@ -22,11 +22,9 @@ def _no_fallback(key: str) -> Optional[str]:
     return None
 
 
-_decode_native = make_decoder(
-    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
-    _no_fallback,
-    '{"S":"text"}',
-)
+_NATIVE_SPELLING = {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")}
+_decode_native = make_decoder(_NATIVE_SPELLING, _no_fallback, '{"S":"text"}')
+_decode_native_wire = make_decoder(_NATIVE_SPELLING, _no_fallback, '{"S":"text"}', wire=True)
 
 
 def native_line_to_item(line: str) -> Item:
@@ -38,6 +36,16 @@ def native_line_to_item(line: str) -> Item:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
+    return _read_line(line, _decode_native)
+
+
+def native_line_to_wire(line: str) -> Item:
+    """:func:`native_line_to_item` in DynamoDB's wire form (:mod:`ddbpipe.formats.wire`): the
+    same checks and errors, binary kept as the base64 text of the line."""
+    return _read_line(line, _decode_native_wire)
+
+
+def _read_line(line: str, decode: Callable[[Any], AttributeValue]) -> Item:
     text = line.strip(" \t\r\n")
     if not text:
         raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
@@ -51,7 +59,7 @@ def native_line_to_item(line: str) -> Item:
         body = obj["Item"]
         if type(body) is not dict:
             raise BadValue(f'"Item" is {json_kind(body)}, not an object')
-        return decode_attributes(body, _decode_native)
+        return decode_attributes(body, decode)
     except BadValue as err:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:

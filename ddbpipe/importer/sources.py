@@ -12,8 +12,8 @@ says it. Formats, told apart without a flag:
   ``manifest-summary.json``, ``manifest-files.json`` and ``data/*.gz``.
 * ``files`` -- a folder of data files with no manifest: every data file in it.
 
-:func:`read_items` streams one data file (gzip told by its magic bytes) as items, naming the file
-and line of anything it cannot read.
+:func:`read_items` streams one data file (gzip told by its magic bytes) as items in DynamoDB's
+wire form (what the writer sends as it is), naming the file and line of anything it cannot read.
 """
 
 from __future__ import annotations
@@ -364,17 +364,19 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
+    """The reader of one line into a wire item (:mod:`ddbpipe.formats.wire`: binary stays base64
+    text, what the import sends): one parse per line, checks included."""
     if line_format == "native-json":
-        return formats.native_line_to_item
+        return formats.native_line_to_wire
     if line_format == "native-ion":
-        return formats.ion_line_to_item
-    return formats.line_to_item
+        return formats.ion_line_to_wire
+    return formats.line_to_wire
 
 
 def read_items(chunks: Iterator[bytes], url: str,
                line_format: LineFormat) -> Iterator[tuple[int, formats.Item]]:
-    """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
-    error naming ``url`` and the line number."""
+    """``(line number, wire item)`` of one data file, each line parsed once (:func:`line_parser`).
+    Blank lines are skipped; a bad line raises an error naming ``url`` and the line number."""
     parse = line_parser(line_format)
     for number, raw in enumerate(iter_lines(chunks, url), start=1):
         try:
