@@ -1,13 +1,14 @@
 """Import before and after a change, side by side with the raw writer, in one run.
 
-``python -m bench.lean_import [--items N] [--runs R] [--before REF]`` starts the bench's own
-dynalite and moto server, loads the main table (``bench.items``), exports it once with ddbpipe,
-then each round writes the export into fresh tables with: the raw writer (``bench.limits``, 2 and
-4 threads, the faster kept), ``ddbpipe`` as of ``REF`` (default ``main``, extracted with ``git
-archive``) and ``ddbpipe`` of this checkout, in an order that alternates by round. Each import
-runs ``importer.run`` (validated, ``--create-table``) in a process of its own whose ``ddbpipe``
-comes from the tree measured, so the two never share a module. Prints one JSON document (per
-round and medians); nothing is written to docs/.
+``python -m bench.lean_import [--items N] [--runs R] [--before REF] [--after REF]`` starts the
+bench's own dynalite and moto server, loads the main table (``bench.items``), exports it once
+with ddbpipe, then each round writes the export into fresh tables with: the raw writer
+(``bench.limits``, 2 and 4 threads, the faster kept), ``ddbpipe`` as of ``--before`` (default
+``main``) and as of ``--after`` (default ``HEAD``), both extracted with ``git archive``, in an
+order that alternates by round. Each import runs ``importer.run`` (validated,
+``--create-table``) in a process of its own whose ``ddbpipe`` comes from the tree measured, so
+the two never share a module. Prints one JSON document (per round and medians); nothing is
+written to docs/.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before", default="main", help="git ref of the 'before' ddbpipe")
+    parser.add_argument("--after", default="HEAD", help="git ref of the 'after' ddbpipe")
     args = parser.parse_args(argv)
     set_local_credentials()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -121,9 +123,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work.mkdir(parents=True)
     before_ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before],
                                 check=True, capture_output=True, text=True).stdout.strip()
-    after_ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+    after_ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.after],
                                check=True, capture_output=True, text=True).stdout.strip()
-    trees = {"before": extract(args.before, work / "before"), "after": ROOT}
+    trees = {"before": extract(args.before, work / "before"),
+             "after": extract(args.after, work / "after")}
     results: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, "-m", "bench.lean_import",
                              *(argv if argv is not None else sys.argv[1:])]),
@@ -179,7 +182,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results["load_average_end"] = os.getloadavg()
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
-    shutil.rmtree(work / "before", ignore_errors=True)
+    for tree in trees.values():
+        shutil.rmtree(tree, ignore_errors=True)
     return 0
 
 
