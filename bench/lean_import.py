@@ -36,9 +36,9 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def extract(ref: str, dest: Path) -> Path:
-    """``ddbpipe/`` and ``dev/`` of ``ref`` under ``dest`` (what a child imports)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "ddbpipe", "dev"],
+def extract(ref: str, dest: Path, *folders: str) -> Path:
+    """``folders`` of ``ref`` under ``dest`` (what a child imports)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, *folders],
                              check=True, capture_output=True).stdout
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
@@ -49,7 +49,9 @@ def extract(ref: str, dest: Path) -> Path:
 
 def _child_env(tree: Path, stack_env: dict[str, str]) -> dict[str, str]:
     env = dict(stack_env)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "dev"), str(ROOT)])
+    # this module as of --after, whichever ddbpipe the child measures
+    harness = tree.parent / "harness"
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "dev"), str(harness)])
     env["DDBPIPE_HOME"] = str(ROOT)  # jars and dynalite of this checkout's .cache
     return env
 
@@ -71,6 +73,7 @@ def run_child(tree: Path, stack_env: dict[str, str], work: Path,
 def child() -> None:
     """The child's side: argv[1] is the request; prints the result as the last line."""
     import ddbpipe
+    from bench import cpu
     from ddbpipe.aws import AwsConfig
     from ddbpipe.s3uri import S3Uri
     from ddbpipe.spark import local_session
@@ -79,6 +82,8 @@ def child() -> None:
     aws = AwsConfig(region=request["region"], endpoints=request["endpoints"])
     spark = local_session(aws, "ddbpipe-bench-lean", verbose=False)
     try:
+        meter = cpu.CpuMeter(*request["pids"], cpu.find_jvm())
+        meter.begin()
         started = time.monotonic()
         if request["mode"] == "export":
             from ddbpipe import export
@@ -100,6 +105,7 @@ def child() -> None:
                    "items_per_s_write": imported.written / imported.write_seconds,
                    "consumed": imported.consumed, "tasks": imported.plan.tasks}
         out["wall"] = time.monotonic() - started
+        out["cpu"] = meter.end()
         out["ddbpipe"] = ddbpipe.__file__
     finally:
         spark.stop()
@@ -107,7 +113,7 @@ def child() -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from bench import items, limits
+    from bench import cpu, items, limits
     from bench.stack import BUCKET, Stack, set_local_credentials
 
     parser = argparse.ArgumentParser(prog="python -m bench.lean_import", description=__doc__,
@@ -125,8 +131,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 check=True, capture_output=True, text=True).stdout.strip()
     after_ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.after],
                                check=True, capture_output=True, text=True).stdout.strip()
-    trees = {"before": extract(args.before, work / "before"),
-             "after": extract(args.after, work / "after")}
+    trees = {"before": extract(args.before, work / "before", "ddbpipe", "dev"),
+             "after": extract(args.after, work / "after", "ddbpipe", "dev")}
+    extract(args.after, work / "harness", "bench")
     results: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, "-m", "bench.lean_import",
                              *(argv if argv is not None else sys.argv[1:])]),
@@ -134,7 +141,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "load_average_start": os.getloadavg(), "rounds": []}
     stack = Stack.start(work)
     try:
-        request = {"region": stack.aws.region, "endpoints": dict(stack.aws.endpoints)}
+        request = {"region": stack.aws.region, "endpoints": dict(stack.aws.endpoints),
+                   "pids": [stack.dynalite.pid, stack.moto.pid]}
+        meter = cpu.CpuMeter(stack.dynalite.pid, stack.moto.pid)
         stack.create_table(MAIN)
         loaded = limits.write_raw(stack.aws, MAIN, items.wire_batches(args.items), 4,
                                   what="load")
@@ -147,9 +156,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rnd: dict[str, Any] = {"round": r + 1, "raw": []}
             for threads in (2, 4):
                 stack.create_table("bench-lean-raw")
+                meter.begin()
                 rate = limits.write_raw(stack.aws, "bench-lean-raw", wire, threads)
+                used = meter.end()
                 stack.drop_table("bench-lean-raw")
-                rnd["raw"].append(rate.as_dict())
+                rnd["raw"].append({**rate.as_dict(), "cpu": used})
                 log(f"round {r + 1}: raw x{threads} {rate.items_per_s:,.0f} items/s")
             order = ("before", "after") if r % 2 == 0 else ("after", "before")
             for which in order:
@@ -176,13 +187,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary[f"{which}_wall"] = statistics.median(rnd[which]["wall"] for rnd in rounds)
         summary[f"{which}_vs_raw"] = statistics.median(
             rnd[which]["items_per_s_write"] / best for rnd, best in zip(rounds, raw))
+        # CPU of the import's own processes (driver, JVM, Python workers; validation pass
+        # included) per item written, and the server's, in microseconds
+        summary[f"{which}_own_cpu_us"] = statistics.median(
+            sum(rnd[which]["cpu"][k] for k in ("bench", "jvm", "jvm children"))
+            / rnd[which]["written"] * 1e6 for rnd in rounds)
+        summary[f"{which}_python_workers_cpu_us"] = statistics.median(
+            rnd[which]["cpu"]["jvm children"] / rnd[which]["written"] * 1e6 for rnd in rounds)
+        summary[f"{which}_dynalite_cpu_us"] = statistics.median(
+            rnd[which]["cpu"]["dynalite"] / rnd[which]["written"] * 1e6 for rnd in rounds)
     summary["after_vs_before"] = statistics.median(
         rnd["after"]["items_per_s_write"] / rnd["before"]["items_per_s_write"] for rnd in rounds)
+    fastest = [max(rnd["raw"], key=lambda x: x["items_per_s"]) for rnd in rounds]
+    summary["raw_own_cpu_us"] = statistics.median(
+        x["cpu"]["bench"] / x["items"] * 1e6 for x in fastest)
+    summary["raw_dynalite_cpu_us"] = statistics.median(
+        x["cpu"]["dynalite"] / x["items"] * 1e6 for x in fastest)
     results["medians"] = summary
     results["load_average_end"] = os.getloadavg()
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
-    for tree in trees.values():
+    for tree in (*trees.values(), work / "harness"):
         shutil.rmtree(tree, ignore_errors=True)
     return 0
 
