@@ -4,7 +4,6 @@ recorded units says is written, and refusing a state of another import; the writ
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from typing import Any
 

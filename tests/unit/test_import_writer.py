@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
@@ -205,9 +205,9 @@ def test_dynamodbs_errors_surface_as_botocores(code: str, message: str, kind: ty
 
 
 class _Capture(http.server.BaseHTTPRequestHandler):
-    seen: list[tuple[dict[str, str], bytes]] = []
+    seen: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 -- http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Capture.seen.append((dict(self.headers.items()), body))
         answer = json.dumps({"ConsumedCapacity": [{"TableName": "T", "CapacityUnits": 1.0}]})
@@ -222,6 +222,7 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 
 
 def test_the_body_on_the_wire_is_signed_by_botocores_signer() -> None:
+    _Capture.seen.clear()
     server = http.server.HTTPServer(("127.0.0.1", 0), _Capture)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
