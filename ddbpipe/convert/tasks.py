@@ -57,7 +57,8 @@ def convert(task: ConvertTask, groups: Iterator[list[DataFile]]) -> Iterator[str
 
             def lines(f: DataFile = f) -> Iterator[bytes]:
                 nonlocal count
-                for _, item in read_items(s3_chunks(reader, f.url), f.url, task.line_format):
+                for _, item in read_items(s3_chunks(reader, f.url), f.url, task.line_format,
+                                          wire=False):
                     count += 1
                     yield (encode(item) + "\n").encode("utf-8")
 

@@ -18,6 +18,10 @@ Formats (see design.md section 3), one module each:
   :func:`ion_line_to_item`, a small Ion text reader and writer limited to what an item can hold.
 * **DynamoDB native INCREMENTAL export**, either format (:mod:`.incremental`) --
   :func:`json_change` / :func:`ion_change`: the item to put, or a :class:`Deletion` of its key.
+* **DynamoDB's wire form** (:mod:`.wire`) -- what the import sends: items whose binary stays
+  the base64 text of the line. :func:`line_to_wire`, :func:`native_line_to_wire`,
+  :func:`ion_line_to_wire` read lines into it with the same checks as the readers above;
+  :func:`item_to_wire` converts an item.
 
 The two JSON formats share their value decoder (:mod:`.typed_json`); all of them share the
 number, base64 and error rules of :mod:`.values`.
@@ -36,7 +40,7 @@ Helpers for capacity math and imports: :func:`validate_number`, :func:`normalize
 
 from __future__ import annotations
 
-from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item
+from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item, line_to_wire
 from ddbpipe.formats.incremental import Change, Deletion, ion_change, json_change
 from ddbpipe.formats.ion import ion_line_to_item, item_to_ion_line
 from ddbpipe.formats.items import (
@@ -47,7 +51,7 @@ from ddbpipe.formats.items import (
     read_units,
     write_units,
 )
-from ddbpipe.formats.native import item_to_native_line, native_line_to_item
+from ddbpipe.formats.native import item_to_native_line, native_line_to_item, native_line_to_wire
 from ddbpipe.formats.values import (
     AttributeValue,
     Item,
@@ -56,6 +60,7 @@ from ddbpipe.formats.values import (
     validate_number,
     with_context,
 )
+from ddbpipe.formats.wire import ion_line_to_wire, item_to_wire, request_to_wire
 
 __all__ = [
     "NULL_KEYS",
@@ -66,18 +71,23 @@ __all__ = [
     "b64decode_strict",
     "ion_change",
     "ion_line_to_item",
+    "ion_line_to_wire",
     "item_size",
     "item_to_ion_line",
     "item_to_line",
     "item_to_native_line",
+    "item_to_wire",
     "json_change",
     "key_of",
     "key_type_error",
     "line_to_item",
+    "line_to_wire",
     "make_key_checker",
     "native_line_to_item",
+    "native_line_to_wire",
     "normalize_number",
     "read_units",
+    "request_to_wire",
     "validate_number",
     "with_context",
     "write_units",

@@ -7,7 +7,7 @@ are read too. The writer builds each line as compact UTF-8 JSON text, one value 
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.typed_json import (
@@ -74,6 +74,7 @@ _DP_SPELLING = {
     "NULL2": "nULLValue",
 }
 _decode_dp = make_decoder(_DP_SPELLING, _dp_type, '{"s":"text"}')
+_decode_dp_wire = make_decoder(_DP_SPELLING, _dp_type, '{"s":"text"}', wire=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,13 +96,23 @@ def line_to_item(line: str) -> Item:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
+    return _read_line(line, _decode_dp)
+
+
+def line_to_wire(line: str) -> Item:
+    """:func:`line_to_item` in DynamoDB's wire form (:mod:`ddbpipe.formats.wire`): the same
+    checks and errors, the type keys renamed, binary kept as the base64 text of the line."""
+    return _read_line(line, _decode_dp_wire)
+
+
+def _read_line(line: str, decode: Callable[[Any], AttributeValue]) -> Item:
     text = line.strip(" \t\r\n\ufeff")  # also a byte-order mark on a first line
     if not text:
         raise ExportFormatError("the line is blank.", "Skip blank lines before decoding.")
     try:
         if text[0] != "{":
             if ETX in text:
-                return _hive_line(line.strip("\r\n\ufeff"))
+                return _hive_line(line.strip("\r\n\ufeff"), decode)
             try:
                 obj = json_loads(text)
             except RecursionError:
@@ -115,14 +126,14 @@ def line_to_item(line: str) -> Item:
         obj = load_json(text, "the line")
         if type(obj) is not dict:
             raise BadValue(f"the line is {json_kind(obj)}, not an item object")
-        return decode_attributes(obj, _decode_dp)
+        return decode_attributes(obj, decode)
     except BadValue as err:
         raise format_error(err, _FIX_DP) from None
     except RecursionError:
         raise ExportFormatError("the line is nested too deeply.", _FIX_DP) from None
 
 
-def _hive_line(text: str) -> Item:
+def _hive_line(text: str, decode: Callable[[Any], AttributeValue]) -> Item:
     item: Item = {}
     for part in text.split(STX):
         name, sep, value = part.partition(ETX)
@@ -133,7 +144,7 @@ def _hive_line(text: str) -> Item:
         if name in item:
             raise BadValue(f"attribute {name!r} appears twice")
         try:
-            item[name] = _decode_dp(load_json(value, "the value"))
+            item[name] = decode(load_json(value, "the value"))
         except BadValue as err:
             err.path.append(name)
             raise

@@ -8,11 +8,13 @@ against a table's key schema.
 
 from __future__ import annotations
 
+import binascii
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
 from ddbpipe.formats.values import (
     AttributeValue,
     BadValue,
+    base64_size,
     check_number,
     is_simple_number,
     normalize_number,
@@ -61,7 +63,7 @@ def _value_size(av: AttributeValue) -> int:
             size += _value_size(x) + 1
         return size
     if t == "B":
-        return len(v)
+        return len(v) if type(v) is not str else base64_size(v)
     if t == "BOOL" or t == "NULL":
         return 1
     if t == "SS":
@@ -69,7 +71,7 @@ def _value_size(av: AttributeValue) -> int:
     if t == "NS":
         return sum(map(_number_size, v))
     if t == "BS":
-        return sum(map(len, v))
+        return sum(len(m) if type(m) is not str else base64_size(m) for m in v)
     raise BadValue(f"unknown AttributeValue type {t!r}")
 
 
@@ -81,6 +83,7 @@ def item_size(item: Mapping[str, AttributeValue]) -> int:
     members; BOOL/NULL = 1; M/L = 3 + per element (1 + element size, plus the key's UTF-8 length
     for M). The number rule is AWS's approximation; the rest is exact. Storage overheads (100
     bytes per item for indexing) are not included: they do not count toward capacity units.
+    Binary may be ``bytes`` or, in a wire item (:mod:`ddbpipe.formats.wire`), its base64 text.
 
     Raises:
         ValueError: an AttributeValue has an unknown type or an invalid number.
@@ -114,7 +117,8 @@ def key_of(item: Mapping[str, AttributeValue], key_names: Sequence[str]) -> Tupl
     """The hashable primary key of ``item``: one ``(type, value)`` pair per key name, in order.
 
     Numbers are compared as DynamoDB does (``"1.0"`` and ``"1"`` are the same key), so N values
-    appear in :func:`normalize_number` form. S is ``str``, B is ``bytes``.
+    appear in :func:`normalize_number` form. S is ``str``, B is ``bytes`` (decoded from the
+    base64 text of a wire item).
 
     Raises:
         ValueError: a key attribute is missing, not a scalar S/N/B, or an invalid number.
@@ -132,7 +136,9 @@ def key_of(item: Mapping[str, AttributeValue], key_names: Sequence[str]) -> Tupl
                 out.append(("N", normalize_number(av["N"])))
                 continue
             if "B" in av:
-                out.append(("B", bytes(av["B"])))
+                value = av["B"]
+                out.append(("B", binascii.a2b_base64(value) if type(value) is str
+                            else bytes(value)))
                 continue
         raise ValueError(f"key attribute {name!r} must be S, N or B, got {sorted(av)}")
     return tuple(out)
@@ -148,7 +154,8 @@ def make_key_checker(
 
     The checker returns None when the item carries every key attribute with the declared scalar
     type (S, N or B), a valid non-empty value and within DynamoDB's key size limits (2048 bytes
-    for a partition key, 1024 for a sort key); otherwise a message saying which and why.
+    for a partition key, 1024 for a sort key); otherwise a message saying which and why. It
+    takes items and wire items (binary as base64 text) alike.
 
     Raises:
         ValueError: the schema names a key attribute that has no attribute definition.
@@ -179,11 +186,14 @@ def make_key_checker(
                     return f"{role} key attribute {name!r} is an empty string"
                 size = _utf8_len(value)
             elif want == "B":
-                if not isinstance(value, (bytes, bytearray)):
+                if type(value) is str:  # a wire item: base64 text the reader checked
+                    size = base64_size(value) if value else 0
+                elif isinstance(value, (bytes, bytearray)):
+                    size = len(value)
+                else:
                     return f"{role} key attribute {name!r} is not bytes"
-                if not value:
+                if not size:
                     return f"{role} key attribute {name!r} is empty binary"
-                size = len(value)
             else:
                 try:
                     check_number(value)

@@ -7,7 +7,7 @@ encoder.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ddbpipe.errors import ExportFormatError
 from ddbpipe.formats.typed_json import (
@@ -30,12 +30,11 @@ def _no_fallback(key: str) -> Optional[str]:
     return None
 
 
+_NATIVE_SPELLING = {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")}
 #: DynamoDB JSON's AttributeValue -> ours (also the incremental export's Keys and images).
-decode_native = make_decoder(
-    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")},
-    _no_fallback,
-    '{"S":"text"}',
-)
+decode_native = make_decoder(_NATIVE_SPELLING, _no_fallback, '{"S":"text"}')
+#: ... -> DynamoDB's wire form: the same checks, binary kept as the line's base64 text.
+decode_native_wire = make_decoder(_NATIVE_SPELLING, _no_fallback, '{"S":"text"}', wire=True)
 
 
 def load_line(line: str) -> Any:
@@ -59,6 +58,16 @@ def native_line_to_item(line: str) -> Item:
     Raises:
         ExportFormatError: the line is blank or malformed; the message says what and where.
     """
+    return _read_line(line, decode_native)
+
+
+def native_line_to_wire(line: str) -> Item:
+    """:func:`native_line_to_item` in DynamoDB's wire form (:mod:`ddbpipe.formats.wire`): the
+    same checks and errors, binary kept as the base64 text of the line."""
+    return _read_line(line, decode_native_wire)
+
+
+def _read_line(line: str, decode: Callable[[Any], AttributeValue]) -> Item:
     try:
         obj = load_line(line)
         if type(obj) is not dict or "Item" not in obj:
@@ -69,15 +78,14 @@ def native_line_to_item(line: str) -> Item:
         body = obj["Item"]
         if type(body) is not dict:
             raise BadValue(f'"Item" is {json_kind(body)}, not an object')
-        return decode_attributes(body, decode_native)
+        return decode_attributes(body, decode)
     except BadValue as err:
         raise format_error(err, _FIX_NATIVE) from None
     except RecursionError:
         raise ExportFormatError("the line is nested too deeply.", _FIX_NATIVE) from None
 
 
-_encode_native = make_encoder(
-    {t: t for t in ("S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL")})
+_encode_native = make_encoder(_NATIVE_SPELLING)
 
 
 def item_to_native_line(item: Mapping[str, AttributeValue]) -> str:

@@ -18,6 +18,7 @@ from ddbpipe.formats.values import (
     AttributeValue,
     BadValue,
     Item,
+    check_base64,
     check_number,
     decode_base64,
     encode_base64,
@@ -78,7 +79,7 @@ def _number_member(m: Any, what: str) -> str:
     return check_number(m)
 
 
-def _decode_set(t: str, x: Any) -> AttributeValue:
+def _decode_set(t: str, x: Any, binary: Callable[[Any], Any]) -> AttributeValue:
     if type(x) is not list:
         raise BadValue(f"{t} value must be an array, got {json_kind(x)}")
     if not x:
@@ -91,21 +92,25 @@ def _decode_set(t: str, x: Any) -> AttributeValue:
     elif t == "NS":
         members = [m if is_simple_number(m) else _number_member(m, "NS members") for m in x]
     else:
-        members = [decode_base64(m) for m in x]
+        members = [binary(m) for m in x]  # canonical base64: same text <=> same bytes
     if len(set(members)) != len(members):
         raise BadValue(f"{t} set has duplicate members")
     return {t: members}
 
 
 def make_decoder(
-    spelling: Mapping[str, str], fallback: Callable[[str], Optional[str]], example: str
+    spelling: Mapping[str, str], fallback: Callable[[str], Optional[str]], example: str,
+    *, wire: bool = False,
 ) -> Callable[[Any], AttributeValue]:
     """Build the JSON-tree -> AttributeValue converter for one spelling of the type keys.
 
     ``spelling`` maps each type (``"S"``...) to its key in the file; ``"NULL2"`` is an optional
     second spelling of NULL. Keys matching none go through ``fallback`` (key -> type or None).
     This is the hot path of imports: keys are compared directly, most frequent types first.
+    ``wire=True`` keeps binary as its (checked) base64 text: DynamoDB's wire form, what the
+    import sends (:mod:`ddbpipe.formats.wire`); otherwise binary is decoded to ``bytes``.
     """
+    binary: Callable[[Any], Any] = check_base64 if wire else decode_base64
     k_s, k_n, k_m, k_l = spelling["S"], spelling["N"], spelling["M"], spelling["L"]
     k_bool, k_null, k_b = spelling["BOOL"], spelling["NULL"], spelling["B"]
     k_null2 = spelling.get("NULL2", k_null)
@@ -162,12 +167,12 @@ def make_decoder(
                 return {"NULL": True}
             raise BadValue(f"NULL value must be true, got {json_kind(x)}")
         if key == k_b:
-            return {"B": decode_base64(x)}
+            return {"B": binary(x)}
         t = canonical.get(key) or fallback(key)
         if t is None:
             raise BadValue(f"unknown type key {key!r} (expected one of {known})")
         if t in ("SS", "NS", "BS"):
-            return _decode_set(t, x)
+            return _decode_set(t, x, binary)
         return decode({spelling[t]: x})  # another spelling of a scalar/container type
 
     return decode

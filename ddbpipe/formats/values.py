@@ -223,7 +223,9 @@ _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
 _B64_INDEX = {c: i for i, c in enumerate(_B64_ALPHABET)}
 
 
-def decode_base64(text: Any) -> bytes:
+def check_base64(text: Any) -> str:
+    """``text`` itself when it is standard, padded, canonical base64 (what DynamoDB's wire JSON
+    carries for binary); raises :class:`BadValue` otherwise. Nothing is decoded."""
     if type(text) is not str:
         raise BadValue(f"binary data must be a base64 string, got {short_repr(text)}")
     n = len(text)
@@ -238,7 +240,17 @@ def decode_base64(text: Any) -> bytes:
                 raise BadValue(f"invalid base64 {short_repr(text)}: padding bits are not zero")
         elif _B64_INDEX[text[-2]] & 0x03:
             raise BadValue(f"invalid base64 {short_repr(text)}: padding bits are not zero")
-    return binascii.a2b_base64(text)
+    return text
+
+
+def decode_base64(text: Any) -> bytes:
+    return binascii.a2b_base64(check_base64(text))
+
+
+def base64_size(text: str) -> int:
+    """The length of the bytes that checked base64 ``text`` stands for (without decoding)."""
+    n = len(text)
+    return n // 4 * 3 - (2 if text[-2:] == "==" else 1 if text[-1:] == "=" else 0)
 
 
 def b64decode_strict(text: str) -> bytes:

@@ -15,8 +15,8 @@ says it. Formats, told apart without a flag:
   source then carries :class:`Incremental`.
 * ``files`` -- a folder of data files with no manifest: every data file in it.
 
-:func:`read_items` streams one data file (gzip told by its magic bytes) as items, naming the file
-and line of anything it cannot read.
+:func:`read_items` streams one data file (gzip told by its magic bytes) as items in DynamoDB's
+wire form (what the writer sends as it is), naming the file and line of anything it cannot read.
 """
 
 from __future__ import annotations
@@ -443,6 +443,20 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
+    """The reader of one line into a wire item (:mod:`ddbpipe.formats.wire`: binary stays base64
+    text, what the import sends): one parse per line, checks included."""
+    if line_format in CHANGE_FORMATS:
+        raise ValueError(f"{line_format} lines are changes: read them with read_changes")
+    if line_format == "native-json":
+        return formats.native_line_to_wire
+    if line_format == "native-ion":
+        return formats.ion_line_to_wire
+    return formats.line_to_wire
+
+
+def item_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
+    """The reader of one line into an item with binary as ``bytes`` (what the writers of other
+    formats take: ``ddbpipe convert``); the same checks as :func:`line_parser`."""
     if line_format in CHANGE_FORMATS:
         raise ValueError(f"{line_format} lines are changes: read them with read_changes")
     if line_format == "native-json":
@@ -452,21 +466,34 @@ def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
     return formats.line_to_item
 
 
-def read_items(chunks: Iterator[bytes], url: str,
-               line_format: LineFormat) -> Iterator[tuple[int, formats.Item]]:
-    """``(line number, item)`` of one data file. Blank lines are skipped; a bad line raises an
-    error naming ``url`` and the line number."""
-    return _read(line_parser(line_format), chunks, url, line_format)
+def read_items(chunks: Iterator[bytes], url: str, line_format: LineFormat,
+               wire: bool = True) -> Iterator[tuple[int, formats.Item]]:
+    """``(line number, item)`` of one data file, each line parsed once: in the wire form the
+    import sends (:func:`line_parser`), or with binary as ``bytes`` (``wire=False``,
+    :func:`item_parser`). Blank lines are skipped; a bad line raises an error naming ``url``
+    and the line number."""
+    parse = line_parser(line_format) if wire else item_parser(line_format)
+    return _read(parse, chunks, url, line_format)
+
+
+def _wire_change(change: formats.Change) -> formats.Change:
+    """A change of an incremental export in the wire form the import sends."""
+    if isinstance(change, formats.Deletion):
+        return formats.Deletion(formats.item_to_wire(change.key))
+    return formats.item_to_wire(change)
 
 
 def read_changes(chunks: Iterator[bytes], url: str,
                  line_format: LineFormat) -> Iterator[tuple[int, formats.Change]]:
-    """``(line number, change)`` of one data file: an item to put or, in an incremental
-    export, a :class:`~ddbpipe.formats.Deletion`; otherwise as :func:`read_items`."""
+    """``(line number, change)`` of one data file: a wire item to put or, in an incremental
+    export, a :class:`~ddbpipe.formats.Deletion` of a wire key; otherwise as
+    :func:`read_items`."""
     if line_format == "native-json-changes":
-        return _read(formats.json_change, chunks, url, line_format)
+        return _read(lambda text: _wire_change(formats.json_change(text)), chunks, url,
+                     line_format)
     if line_format == "native-ion-changes":
-        return _read(formats.ion_change, chunks, url, line_format)
+        return _read(lambda text: _wire_change(formats.ion_change(text)), chunks, url,
+                     line_format)
     return _read(line_parser(line_format), chunks, url, line_format)
 
 

@@ -301,7 +301,7 @@ def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[WriteStats]:
                              task.threads)
         try:
             for key in keys:
-                writer.delete({n: {t: v} for n, (t, v) in zip(names, key)})
+                writer.delete(formats.item_to_wire({n: {t: v} for n, (t, v) in zip(names, key)}))
         finally:
             stats = writer.close()
     yield stats

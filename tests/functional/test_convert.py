@@ -36,7 +36,8 @@ def read_folder(s3, folder: S3Uri) -> list[dict[str, Any]]:
 
     source = detect(s3, folder)
     return [item for f in source.files
-            for _, item in read_items(s3_chunks(s3, f.url), f.url, source.line_format)]
+            for _, item in read_items(s3_chunks(s3, f.url), f.url, source.line_format,
+                                      wire=False)]
 
 
 def by_key(found: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,6 @@ recorded units says is written, and refusing a state of another import; the writ
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from ddbpipe.importer.state import FileProgress, Identity, RunState, Unit, Writt
 from ddbpipe.importer.writer import BatchWriter
 from ddbpipe.s3uri import S3Uri
 from ddbpipe.throttle import Patience
+from tests.support.table_double import TableDouble
 
 AWS = AwsConfig("us-east-1")
 WHO = Identity("s3://bkt/us-east-1/Orders/2026-01-02-03-04-05", "Orders", "us-east-1", "merge")
@@ -223,31 +223,31 @@ def test_import_config_is_frozen_with_the_new_fields():
 
 # --- the writer's flush --------------------------------------------------------------------------
 
-class SlowTable:
+class SlowTable(TableDouble):
     """A BatchWriteItem stand-in: slow, and every other call leaves half its batch unprocessed."""
 
     def __init__(self) -> None:
+        super().__init__(self.write)
         self.stored: dict[str, Any] = {}
         self.calls = 0
-        self.lock = threading.Lock()
 
-    def batch_write_item(self, RequestItems: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+    def write(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         time.sleep(0.02)
-        ((table, requests),) = RequestItems.items()
+        ((table, requests),) = request["RequestItems"].items()
         with self.lock:
             self.calls += 1
             held = requests[len(requests) // 2:] if self.calls % 2 and len(requests) > 1 else []
             for r in requests[:len(requests) - len(held)]:
                 item = r["PutRequest"]["Item"]
                 self.stored[item["pk"]["S"]] = item
-        return {"UnprocessedItems": {table: held} if held else {},
-                "ConsumedCapacity": [{"TableName": table,
-                                      "CapacityUnits": len(requests) - len(held)}]}
+        return 200, {"UnprocessedItems": {table: held} if held else {},
+                     "ConsumedCapacity": [{"TableName": table,
+                                           "CapacityUnits": len(requests) - len(held)}]}
 
 
 def test_flush_returns_once_every_item_given_is_stored():
     table = SlowTable()
-    writer = BatchWriter(table, "T", None, ["pk"], Patience("T"), threads=4)  # type: ignore[arg-type]
+    writer = BatchWriter(table.client, "T", None, ["pk"], Patience("T"), threads=4)
     units = sum(writer.put({"pk": {"S": f"k{i}"}, "v": {"N": str(i)}}) for i in range(130))
     assert units == 130  # one write unit per small item
     writer.flush()

@@ -1,0 +1,251 @@
+"""The import's lean write path: the bodies ddbpipe builds from export lines are byte for byte
+what botocore's serializer writes for the same items, they reach the wire as built and signed,
+and DynamoDB's answers (unprocessed items, throttling, errors) are handled as botocore's."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Any, ClassVar
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.serialize import create_serializer
+from hypothesis import given
+
+from ddbpipe import failures, formats
+from ddbpipe.errors import JobFailed
+from ddbpipe.importer.writer import BatchWriter, request_body
+from ddbpipe.throttle import Patience
+from tests.support.format_samples import ALL_BYTES, EVERY_TYPE, PROPERTY, nested
+from tests.support.strategies import item_to_ion_line, item_to_native_line, items
+from tests.support.table_double import TableDouble
+
+_CLIENT = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
+                                region_name="us-east-1").client("dynamodb")
+_MODEL = _CLIENT.meta.service_model.operation_model("BatchWriteItem")
+_SERIALIZER = create_serializer("json", include_validation=True)
+
+
+def botocore_body(table: str, requests: list[dict[str, Any]]) -> bytes:
+    """What botocore sends for ``batch_write_item`` of ``requests`` (items with bytes)."""
+    params = {"RequestItems": {table: requests}, "ReturnConsumedCapacity": "TOTAL"}
+    return bytes(_SERIALIZER.serialize_to_request(params, _MODEL)["body"])
+
+
+def puts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": i}} for i in items]
+
+
+#: Values beyond EVERY_TYPE: numbers at the limits, nesting, binary inside containers.
+MORE_VALUES = [
+    {"N": "99999999999999999999999999999999999999"},
+    {"N": "-0.00000000000000000000000000000000000001"},
+    {"N": "9.9999999999999999999999999999999999999E+125"},
+    {"N": "1E-130"},
+    {"NS": ["12345678901234567890123456789012345678", "-1.5e-3", "0"]},
+    {"BS": [ALL_BYTES, b"\xff"]},
+    {"M": {"bin": {"B": ALL_BYTES}, "set": {"BS": [b"\x01"]}, "empty": {"M": {}},
+           "list": {"L": [{"L": []}, {"M": {}}, {"NULL": True}, {"B": b""}]}}},
+    nested(12),
+    {"S": "\u2028\ud7ff\ue000\U0010ffff \x7f\x00"},
+]
+
+
+@pytest.mark.parametrize("value", [v for v, _line in EVERY_TYPE] + MORE_VALUES)
+def test_the_body_built_from_a_line_is_botocores_for_the_same_item(value: dict) -> None:
+    item = {"pk": {"S": "k1"}, "v": value}
+    for null_key in formats.NULL_KEYS:
+        line = formats.item_to_line(item, null_key=null_key)
+        wire = formats.line_to_wire(line)
+        assert request_body("T", puts([wire])) == botocore_body("T", puts([item]))
+        assert formats.item_size(wire) == formats.item_size(item)
+
+
+def test_a_full_batch_of_every_type_and_deletes_is_botocores() -> None:
+    values = [v for v, _line in EVERY_TYPE] + MORE_VALUES
+    batch = [{"pk": {"B": bytes([i]) * (i + 1)}, "v": v} for i, v in enumerate(values)][:23]
+    wire = [formats.line_to_wire(formats.item_to_line(i)) for i in batch]
+    keys = [{"pk": {"B": ALL_BYTES}}, {"pk": {"B": b"\x00"}}]
+    ours = puts(wire) + [{"DeleteRequest": {"Key": formats.item_to_wire(k)}} for k in keys]
+    theirs = puts(batch) + [{"DeleteRequest": {"Key": k}} for k in keys]
+    assert len(ours) == 25
+    assert request_body("Orders-2026.x_y", ours) == botocore_body("Orders-2026.x_y", theirs)
+
+
+def test_lines_the_codec_reads_loosely_are_sent_as_it_reads_them() -> None:
+    # a bare JSON number, type keys in any case, Hive-era lines, a byte-order mark
+    for line in ('{"pk":{"s":"a"},"n":{"n":12.50},"ns":{"nS":[1,"2"]}}',
+                 '{"pk":{"S":"a"},"b":{"B":"AAEC"},"x":{"NULL":true},"m":{"M":{"l":{"L":[]}}}}',
+                 'pk\x03{"s":"a"}\x02b\x03{"bS":["AA==","AQ=="]}\x02ok\x03{"bOOL":true}',
+                 '\ufeff{"pk":{"s":"a"}}\r\n'):
+        assert request_body("T", puts([formats.line_to_wire(line)])) == \
+            botocore_body("T", puts([formats.line_to_item(line)]))
+
+
+@PROPERTY
+@given(items(key_schema={"pk": "B", "sk": "N"}))
+def test_every_line_format_gives_botocores_body(item: dict) -> None:
+    names = ["pk", "sk"]
+    for to_line, wire_reader, item_reader in (
+            (formats.item_to_line, formats.line_to_wire, formats.line_to_item),
+            (item_to_native_line, formats.native_line_to_wire, formats.native_line_to_item),
+            (item_to_ion_line, formats.ion_line_to_wire, formats.ion_line_to_item)):
+        line = to_line(item)
+        wire, decoded = wire_reader(line), item_reader(line)
+        assert request_body("T", puts([wire])) == botocore_body("T", puts([decoded]))
+        assert formats.item_size(wire) == formats.item_size(decoded)
+        assert formats.key_of(wire, names) == formats.key_of(decoded, names)
+
+
+def test_the_key_checker_reads_wire_binary_as_its_bytes() -> None:
+    check = formats.make_key_checker([{"AttributeName": "pk", "KeyType": "HASH"}],
+                                     [{"AttributeName": "pk", "AttributeType": "B"}])
+    assert check(formats.line_to_wire('{"pk":{"b":"AAEC"}}')) is None
+    assert check(formats.line_to_wire('{"pk":{"b":""}}')) == "partition key attribute 'pk' is " \
+                                                              "empty binary"
+    big = formats.item_to_line({"pk": {"B": b"x" * 2049}})
+    assert check(formats.line_to_wire(big)) == "partition key attribute 'pk' is 2049 bytes, " \
+                                                "DynamoDB allows 2048"
+
+
+def test_wire_readers_refuse_what_the_item_readers_refuse() -> None:
+    from ddbpipe.errors import ExportFormatError
+
+    for bad in ('{"pk":{"b":"AAE"}}', '{"pk":{"b":"AAF="}}', '{"pk":{"bS":["AA==","AA=="]}}',
+                '{"pk":{"n":"1e200"}}', '{"pk":{"sS":[]}}', "", '{"pk":{"q":1}}'):
+        with pytest.raises(ExportFormatError) as want:
+            formats.line_to_item(bad)
+        with pytest.raises(ExportFormatError) as got:
+            formats.line_to_wire(bad)
+        assert str(got.value) == str(want.value)
+
+
+# --- through a client ----------------------------------------------------------------------------
+
+def _writer(table: TableDouble, threads: int = 2) -> BatchWriter:
+    return BatchWriter(table.client, "T", None, ["pk"], Patience("table T", 5.0), threads)
+
+
+def _ok(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    n = len(request["RequestItems"]["T"])
+    return 200, {"ConsumedCapacity": [{"TableName": "T", "CapacityUnits": float(n)}]}
+
+
+def test_the_body_botocore_sends_is_the_one_built() -> None:
+    table = TableDouble(_ok)
+    lines = [formats.item_to_line({"pk": {"S": f"k{i}"}, "b": {"B": ALL_BYTES}}) for i in range(30)]
+    writer = _writer(table, threads=1)
+    for line in lines:
+        writer.put(formats.line_to_wire(line))
+    stats = writer.close()
+    wire = [formats.line_to_wire(x) for x in lines]
+    assert table.bodies == [request_body("T", puts(wire[:25])), request_body("T", puts(wire[25:]))]
+    assert stats.written == 30 and stats.consumed == 30.0
+
+
+def test_unprocessed_items_go_again_byte_for_byte() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def hold_the_binary(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        calls.append(request)
+        requests = request["RequestItems"]["T"]
+        held = [r for r in requests if "b" in r["PutRequest"]["Item"]] if len(calls) == 1 else []
+        return 200, {"UnprocessedItems": {"T": held} if held else {},
+                     "ConsumedCapacity": [{"TableName": "T",
+                                           "CapacityUnits": len(requests) - len(held)}]}
+
+    table = TableDouble(hold_the_binary)
+    writer = _writer(table, threads=1)
+    writer.put({"pk": {"S": "a"}})
+    writer.put(formats.line_to_wire('{"pk":{"s":"b"},"b":{"bS":["AA==","//4="]},"m":{"m":{}}}'))
+    stats = writer.close()
+    assert len(calls) == 2 and stats.unprocessed_retries == 1 and stats.written == 2
+    assert calls[1]["RequestItems"]["T"] == calls[0]["RequestItems"]["T"][1:]
+    assert stats.consumed == 2.0
+
+
+def test_throttling_is_retried_and_counted() -> None:
+    answers = iter([(400, {"__type": "com.amazonaws.dynamodb.v20120810#"
+                                     "ProvisionedThroughputExceededException",
+                           "message": "slow down"})])
+
+    def throttle_once(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return next(answers, None) or _ok(request)
+
+    table = TableDouble(throttle_once)
+    writer = _writer(table)
+    writer.put({"pk": {"S": "a"}})
+    stats = writer.close()
+    assert stats.retry.throttled == 1 and stats.written == 1 and len(table.bodies) == 2
+
+
+@pytest.mark.parametrize("code,message,kind", [
+    ("ValidationException", "One or more parameter values were invalid", JobFailed),
+    ("ResourceNotFoundException", "Requested resource not found", JobFailed),
+])
+def test_dynamodbs_errors_surface_as_botocores(code: str, message: str, kind: type) -> None:
+    table = TableDouble(lambda _r: (400, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                                          "message": message}))
+    writer = _writer(table)
+    writer.put({"pk": {"S": "a"}})
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        writer.close()
+    err = info.value
+    assert err.operation_name == "BatchWriteItem"
+    assert err.response["Error"] == {"Code": code, "Message": message}
+    explained = failures.explain(err, "table T", "writing")
+    assert isinstance(explained, kind)
+    assert explained.what == f"BatchWriteItem on table T failed ({code})."
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Capture.seen.append((dict(self.headers.items()), body))
+        answer = json.dumps({"ConsumedCapacity": [{"TableName": "T", "CapacityUnits": 1.0}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def test_the_body_on_the_wire_is_signed_by_botocores_signer() -> None:
+    _Capture.seen.clear()
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        ddb = boto3.session.Session(aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cret",
+                                    region_name="eu-west-1").client("dynamodb", endpoint_url=url)
+        writer = BatchWriter(ddb, "T", None, ["pk"], Patience("table T", 5.0), 1)
+        wire = formats.line_to_wire('{"pk":{"b":"AAEC"},"x":{"nULLValue":true}}')
+        writer.put(wire)
+        assert writer.close().consumed == 1.0
+    finally:
+        server.shutdown()
+    ((headers, body),) = _Capture.seen
+    assert body == request_body("T", puts([wire]))
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.BatchWriteItem"
+    assert headers["Content-Type"] == "application/x-amz-json-1.0"
+    # the signature the server checks is over this very body
+    auth = headers["Authorization"]
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    request = AWSRequest("POST", url + "/", data=body,
+                         headers={k: v for k, v in headers.items() if k.lower() in signed})
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    signer = SigV4Auth(Credentials("AKIDTEST", "s3cret"), "dynamodb", "eu-west-1")
+    signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)),
+                                 request)
+    assert auth.endswith(f"Signature={signature}")
