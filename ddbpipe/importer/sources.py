@@ -442,38 +442,31 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def line_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
-    """The reader of one line into a wire item (:mod:`ddbpipe.formats.wire`: binary stays base64
-    text, what the import sends): one parse per line, checks included."""
-    if line_format in CHANGE_FORMATS:
-        raise ValueError(f"{line_format} lines are changes: read them with read_changes")
-    if line_format == "native-json":
-        return formats.native_line_to_wire
-    if line_format == "native-ion":
-        return formats.ion_line_to_wire
-    return formats.line_to_wire
+#: Per line format, its reader into DynamoDB's wire form (binary stays the line's base64 text,
+#: what the import sends) and into items with binary as ``bytes`` (what the writers of other
+#: formats take: ``ddbpipe convert``): one parse per line, the same checks either way.
+_READERS: dict[str, tuple[Callable[[str], formats.Item], Callable[[str], formats.Item]]] = {
+    "native-json": (formats.native_line_to_wire, formats.native_line_to_item),
+    "native-ion": (formats.ion_line_to_wire, formats.ion_line_to_item),
+}
+_DATA_PIPELINE_READERS = (formats.line_to_wire, formats.line_to_item)
 
 
-def item_parser(line_format: LineFormat) -> Callable[[str], formats.Item]:
-    """The reader of one line into an item with binary as ``bytes`` (what the writers of other
-    formats take: ``ddbpipe convert``); the same checks as :func:`line_parser`."""
+def line_parser(line_format: LineFormat, wire: bool = True) -> Callable[[str], formats.Item]:
+    """The reader of one line of ``line_format``: into a wire item, or (``wire=False``) an item
+    with binary as ``bytes``."""
     if line_format in CHANGE_FORMATS:
         raise ValueError(f"{line_format} lines are changes: read them with read_changes")
-    if line_format == "native-json":
-        return formats.native_line_to_item
-    if line_format == "native-ion":
-        return formats.ion_line_to_item
-    return formats.line_to_item
+    to_wire, to_item = _READERS.get(line_format, _DATA_PIPELINE_READERS)
+    return to_wire if wire else to_item
 
 
 def read_items(chunks: Iterator[bytes], url: str, line_format: LineFormat,
                wire: bool = True) -> Iterator[tuple[int, formats.Item]]:
     """``(line number, item)`` of one data file, each line parsed once: in the wire form the
-    import sends (:func:`line_parser`), or with binary as ``bytes`` (``wire=False``,
-    :func:`item_parser`). Blank lines are skipped; a bad line raises an error naming ``url``
-    and the line number."""
-    parse = line_parser(line_format) if wire else item_parser(line_format)
-    return _read(parse, chunks, url, line_format)
+    import sends, or with binary as ``bytes`` (``wire=False``; :func:`line_parser`). Blank lines
+    are skipped; a bad line raises an error naming ``url`` and the line number."""
+    return _read(line_parser(line_format, wire), chunks, url, line_format)
 
 
 def _wire_change(change: formats.Change) -> formats.Change:
