@@ -42,7 +42,8 @@ from __future__ import annotations
 
 from ddbpipe.formats.datapipeline import NULL_KEYS, item_to_line, line_to_item, line_to_wire
 from ddbpipe.formats.incremental import Change, Deletion, ion_change, json_change
-from ddbpipe.formats.ion import ion_line_to_item, item_to_ion_line
+from ddbpipe.formats.ion import ion_line_to_item
+from ddbpipe.formats.ion_writer import item_to_ion_line
 from ddbpipe.formats.items import (
     item_size,
     key_of,

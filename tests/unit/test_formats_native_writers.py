@@ -22,7 +22,7 @@ from ddbpipe.formats import (
     line_to_item,
     native_line_to_item,
 )
-from ddbpipe.formats.ion import ion_decimal
+from ddbpipe.formats.ion_writer import ion_decimal
 from tests.support.format_samples import ALL_BYTES, EVERY_TYPE, PROPERTY, nested
 from tests.support.strategies import comparable, items
 
