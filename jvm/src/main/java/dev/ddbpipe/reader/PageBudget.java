@@ -49,8 +49,4 @@ public final class PageBudget {
   public synchronized long peakBytes() {
     return peakBytes;
   }
-
-  public long limitBytes() {
-    return limitBytes;
-  }
 }
