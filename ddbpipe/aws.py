@@ -147,6 +147,13 @@ def session(cfg: AwsConfig) -> Any:
         ) from err
 
 
+def credentials(cfg: AwsConfig) -> Any:
+    """The botocore credentials object of ``cfg``'s session (refreshed as botocore refreshes
+    it), for code that signs its own requests; None when the chain finds none."""
+    get = getattr(session(cfg), "get_credentials", None)
+    return get() if get is not None else None
+
+
 @overload
 def client(cfg: AwsConfig, service: Literal["s3"], *, boto_session: Any = None,
            **config: Any) -> S3Client: ...

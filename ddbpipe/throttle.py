@@ -108,7 +108,8 @@ def is_retryable(err: BaseException) -> Optional[str]:
         return "transient"
     if isinstance(err, (bex.EndpointConnectionError, bex.ConnectTimeoutError)):
         return "unreachable"
-    if isinstance(err, (bex.ConnectionError, bex.HTTPClientError, bex.ReadTimeoutError)):
+    if isinstance(err, (bex.ConnectionError, bex.HTTPClientError, bex.ReadTimeoutError,
+                        bex.ChecksumError)):  # a damaged answer: botocore retries it too
         return "transient"
     return None
 

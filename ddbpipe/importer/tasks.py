@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any, Callable, Iterator, Optional, cast
 
 from ddbpipe import failures, formats
-from ddbpipe.aws import AwsConfig, client
+from ddbpipe.aws import AwsConfig, client, credentials
 from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import (
     CHANGE_FORMATS,
@@ -156,6 +156,7 @@ def write(task: TaskConfig,
     ``task.keep_keys``, the key of every item of the files (what ``--mode replace`` keeps)."""
     s3 = client(task.aws, "s3")
     ddb = client(task.aws, "dynamodb", **no_retry_config())
+    signing = credentials(task.aws)  # the writer signs and sends its bodies itself
     keys = [k["AttributeName"] for k in task.key_schema]
     check = _change_checker(task)
     patience = task.patience()
@@ -166,7 +167,8 @@ def write(task: TaskConfig,
     for rate, group in work:
         read = files = 0
         with failures.about(f"table {task.table}"):
-            writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads)
+            writer = BatchWriter(ddb, task.table, TokenBucket(rate), keys, patience, task.threads,
+                                 signing)
             try:
                 for f in group:
                     count = 0  # the file's items, those an earlier run wrote included
@@ -298,7 +300,7 @@ def delete(task: TaskConfig, keys: Iterator[Any]) -> Iterator[WriteStats]:
     names = [k["AttributeName"] for k in task.key_schema]
     with failures.about(f"table {task.table}"):
         writer = BatchWriter(ddb, task.table, TokenBucket(task.rate), names, task.patience(),
-                             task.threads)
+                             task.threads, credentials(task.aws))
         try:
             for key in keys:
                 writer.delete(formats.item_to_wire({n: {t: v} for n, (t, v) in zip(names, key)}))

@@ -8,16 +8,15 @@ until DynamoDB has taken every item given so far: what a task does before it rec
 work as written (``--resume``, :mod:`ddbpipe.importer.state`).
 
 Items and keys come in DynamoDB's wire form (:mod:`ddbpipe.formats.wire`), checked by the line
-readers, so the writer builds each request body itself (:func:`request_body`, ``json.dumps``:
-the bytes botocore's serializer would write) and hands it to the botocore client through two
-event hooks (:func:`send_prebuilt_bodies`): botocore still resolves the endpoint, signs, sends
-and parses the answer and its errors, but does not validate and serialize the items again (that
-was ~75 us of Python per item, most of an import task's CPU).
+readers, so the writer builds each request body itself (:func:`~ddbpipe.importer.send.request_body`,
+``json.dumps``: the bytes botocore's serializer would write) and a sender
+(:mod:`ddbpipe.importer.send`) signs and sends it: botocore does not validate and serialize the
+items again (that was ~75 us of Python per item), and with credentials given, the client's
+per-call machinery is skipped too (another ~25-40 us an item).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,51 +25,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ddbpipe import formats
-from ddbpipe.formats.wire import request_to_wire
+from ddbpipe.importer.send import request_body, sender_for
 from ddbpipe.throttle import Patience, RetryStats, TokenBucket, backoff, call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH = 25
-#: The keyword argument that carries a body built by ddbpipe through the client's call (taken
-#: out by the ``before-parameter-build`` hook before botocore looks at the parameters).
-BODY_PARAM = "ddbpipeRequestBody"
-_HOOK_ID = "ddbpipe-prebuilt-body"
-
-
-def request_body(table: str, requests: Sequence[dict[str, Any]]) -> bytes:
-    """The BatchWriteItem body for wire-form ``requests`` (``PutRequest``/``DeleteRequest``),
-    asking for the ConsumedCapacity: what botocore's JSON serializer writes for the same call
-    (``json.dumps`` with its defaults, members in this order)."""
-    return json.dumps({"RequestItems": {table: requests},
-                       "ReturnConsumedCapacity": "TOTAL"}).encode("utf-8")
-
-
-def _take_body(params: dict[str, Any], context: dict[str, Any], **_kw: Any) -> None:
-    body = params.pop(BODY_PARAM, None)
-    if body is not None:
-        context[BODY_PARAM] = body
-
-
-def _put_body(params: dict[str, Any], context: dict[str, Any], **_kw: Any) -> None:
-    body = context.pop(BODY_PARAM, None)
-    if body is not None:
-        params["body"] = body  # signed and sent as it is; Content-Length follows it
-
-
-def send_prebuilt_bodies(ddb: DynamoDBClient) -> None:
-    """Let ``ddb.batch_write_item`` send a body given as ``BODY_PARAM`` (idempotent per client).
-
-    The call's other parameters name the table (for endpoint rules) with one empty request:
-    botocore serializes that stand-in, then the ``before-call`` hook swaps in the real body
-    before signing. Everything else about the call -- credentials, endpoint, signing, the
-    client's retry settings, parsing the answer and its errors -- stays botocore's."""
-    events = ddb.meta.events
-    events.register_first("before-parameter-build.dynamodb.BatchWriteItem", _take_body,
-                          unique_id=_HOOK_ID + "-take")
-    events.register_first("before-call.dynamodb.BatchWriteItem", _put_body,
-                          unique_id=_HOOK_ID + "-put")
 
 
 class UnprocessedItems(Exception):
@@ -109,13 +70,12 @@ class BatchWriter:
     """Writes wire items (:mod:`ddbpipe.formats.wire`) and deletes keys in batches of 25."""
 
     def __init__(self, ddb: DynamoDBClient, table: str, bucket: Optional[TokenBucket],
-                 key_names: Sequence[str], patience: Patience, threads: int = 4) -> None:
-        send_prebuilt_bodies(ddb)
+                 key_names: Sequence[str], patience: Patience, threads: int = 4,
+                 credentials: Any = None) -> None:
+        """``credentials`` (botocore's, from the session that made ``ddb``) let the writer
+        send straight on its own connections (:func:`~ddbpipe.importer.send.sender_for`)."""
         self.ddb, self.table, self.bucket = ddb, table, bucket
-        # what botocore serializes in place of the body (the table name: endpoint rules)
-        self._stand_in: dict[str, Any] = {
-            "RequestItems": {table: [{"PutRequest": {"Item": {}}}]},
-            "ReturnConsumedCapacity": "TOTAL"}
+        self.sender = sender_for(ddb, table, credentials)
         # A slow task sends smaller batches, several a second, rather than 25 items every few
         # seconds: the table sees an even rate instead of bursts.
         self.batch_size = BATCH if bucket is None else max(1, min(BATCH, int(bucket.rate / 4)))
@@ -178,9 +138,9 @@ class BatchWriter:
         attempt, consumed = 0, 0.0
         retry = RetryStats()
         while pending:
-            params = {**self._stand_in, BODY_PARAM: request_body(self.table, pending)}
-            resp = call_with_retries(partial(self.ddb.batch_write_item, **params), retry,
-                                     self.patience)
+            resp = call_with_retries(
+                partial(self.sender.post, request_body(self.table, pending)), retry,
+                self.patience)
             for cc in resp.get("ConsumedCapacity") or []:
                 consumed += float(cc.get("CapacityUnits") or 0)
             left = resp.get("UnprocessedItems", {}).get(self.table, [])
@@ -191,8 +151,7 @@ class BatchWriter:
                     self.patience.failed("throttle", UnprocessedItems(len(left)))
                 attempt += 1
                 time.sleep(backoff(attempt))
-            # botocore parsed them (binary as bytes): back to the wire form, sent as before
-            pending = [request_to_wire(r) for r in left]
+            pending = left  # in the wire form (the sender's promise): sent again as they are
         if self.bucket and consumed:
             self.bucket.settle(units - consumed)
         puts = sum(1 for r in batch if "PutRequest" in r)
@@ -218,4 +177,5 @@ class BatchWriter:
             self.flush()
         finally:
             self._pool.shutdown(wait=True)
+            self.sender.close()
         return self.stats

@@ -42,3 +42,74 @@ class TableDouble:
         parsed = self._parser.parse({"status_code": status, "headers": headers, "body": raw},
                                     model.output_shape)
         return AWSResponse(params["url"], status, headers, None), parsed
+
+    #: no credentials: a BatchWriter given this table's client sends through botocore's client
+    credentials: Any = None
+
+    def close(self) -> None:
+        pass
+
+
+class HttpTableDouble:
+    """The same answers from an HTTP server on 127.0.0.1 (HTTP/1.1, keep-alive), for the
+    writer's direct sender: what it reads is what it would read from DynamoDB, the CRC32 header
+    included. ``corrupt`` damages the checksum of the next N answers; ``drop_idle`` closes each
+    connection after answering without saying so (as a server closes an idle keep-alive
+    connection)."""
+
+    def __init__(self, answer: Answer) -> None:
+        import http.server
+        import zlib
+
+        from botocore.credentials import Credentials
+
+        self.answer = answer
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+        self.connections: set[tuple[str, int]] = set()
+        self.lock = threading.Lock()
+        self.corrupt = 0
+        self.drop_idle = False
+        double = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with double.lock:
+                    double.bodies.append(body)
+                    double.headers.append(dict(self.headers.items()))
+                    double.connections.add(self.client_address)
+                    corrupt = double.corrupt > 0
+                    double.corrupt -= corrupt
+                status, answer = double.answer(json.loads(body))
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(raw)))
+                self.send_header("x-amzn-RequestId", "REQ1")
+                self.send_header("x-amz-crc32", str(zlib.crc32(raw) + corrupt))
+                self.end_headers()
+                self.wfile.write(raw)
+                if double.drop_idle:
+                    self.close_connection = True
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.credentials = Credentials("AKIDTEST", "s3cret")
+        self.client = boto3.session.Session(
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cret",
+            region_name="eu-west-1",
+        ).client("dynamodb", endpoint_url=self.url,
+                 config=boto3.session.Config(retries={"total_max_attempts": 1},
+                                             connect_timeout=2, read_timeout=5))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

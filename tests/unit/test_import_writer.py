@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Iterator, Union
 
 import boto3
 import botocore.exceptions
@@ -20,11 +20,12 @@ from hypothesis import given
 
 from ddbpipe import failures, formats
 from ddbpipe.errors import JobFailed
-from ddbpipe.importer.writer import BatchWriter, request_body
+from ddbpipe.importer.send import ClientSender, DirectSender, request_body, sender_for
+from ddbpipe.importer.writer import BatchWriter
 from ddbpipe.throttle import Patience
 from tests.support.format_samples import ALL_BYTES, EVERY_TYPE, PROPERTY, nested
 from tests.support.strategies import item_to_ion_line, item_to_native_line, items
-from tests.support.table_double import TableDouble
+from tests.support.table_double import Answer, HttpTableDouble, TableDouble
 
 _CLIENT = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
                                 region_name="us-east-1").client("dynamodb")
@@ -128,8 +129,32 @@ def test_wire_readers_refuse_what_the_item_readers_refuse() -> None:
 
 # --- through a client ----------------------------------------------------------------------------
 
-def _writer(table: TableDouble, threads: int = 2) -> BatchWriter:
-    return BatchWriter(table.client, "T", None, ["pk"], Patience("table T", 5.0), threads)
+Double = Union[TableDouble, HttpTableDouble]
+
+
+@pytest.fixture(params=["client", "direct"])
+def make_table(request: pytest.FixtureRequest) -> Iterator[Callable[[Answer], Double]]:
+    """A table double answering ``answer``: through botocore's client, or over HTTP to the
+    writer's direct sender. Every test below holds for both senders."""
+    made: list[Double] = []
+
+    def make(answer: Answer) -> Double:
+        table: Double = TableDouble(answer) if request.param == "client" \
+            else HttpTableDouble(answer)
+        made.append(table)
+        return table
+
+    yield make
+    for table in made:
+        table.close()
+
+
+def _writer(table: Double, threads: int = 2) -> BatchWriter:
+    writer = BatchWriter(table.client, "T", None, ["pk"], Patience("table T", 5.0), threads,
+                         table.credentials)
+    expected = ClientSender if isinstance(table, TableDouble) else DirectSender
+    assert isinstance(writer.sender, expected)
+    return writer
 
 
 def _ok(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -137,8 +162,8 @@ def _ok(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return 200, {"ConsumedCapacity": [{"TableName": "T", "CapacityUnits": float(n)}]}
 
 
-def test_the_body_botocore_sends_is_the_one_built() -> None:
-    table = TableDouble(_ok)
+def test_the_body_botocore_sends_is_the_one_built(make_table: Callable[[Answer], Double]) -> None:
+    table = make_table(_ok)
     lines = [formats.item_to_line({"pk": {"S": f"k{i}"}, "b": {"B": ALL_BYTES}}) for i in range(30)]
     writer = _writer(table, threads=1)
     for line in lines:
@@ -149,7 +174,7 @@ def test_the_body_botocore_sends_is_the_one_built() -> None:
     assert stats.written == 30 and stats.consumed == 30.0
 
 
-def test_unprocessed_items_go_again_byte_for_byte() -> None:
+def test_unprocessed_items_go_again_byte_for_byte(make_table: Callable[[Answer], Double]) -> None:
     calls: list[dict[str, Any]] = []
 
     def hold_the_binary(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -160,7 +185,7 @@ def test_unprocessed_items_go_again_byte_for_byte() -> None:
                      "ConsumedCapacity": [{"TableName": "T",
                                            "CapacityUnits": len(requests) - len(held)}]}
 
-    table = TableDouble(hold_the_binary)
+    table = make_table(hold_the_binary)
     writer = _writer(table, threads=1)
     writer.put({"pk": {"S": "a"}})
     writer.put(formats.line_to_wire('{"pk":{"s":"b"},"b":{"bS":["AA==","//4="]},"m":{"m":{}}}'))
@@ -170,7 +195,7 @@ def test_unprocessed_items_go_again_byte_for_byte() -> None:
     assert stats.consumed == 2.0
 
 
-def test_throttling_is_retried_and_counted() -> None:
+def test_throttling_is_retried_and_counted(make_table: Callable[[Answer], Double]) -> None:
     answers = iter([(400, {"__type": "com.amazonaws.dynamodb.v20120810#"
                                      "ProvisionedThroughputExceededException",
                            "message": "slow down"})])
@@ -178,7 +203,7 @@ def test_throttling_is_retried_and_counted() -> None:
     def throttle_once(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return next(answers, None) or _ok(request)
 
-    table = TableDouble(throttle_once)
+    table = make_table(throttle_once)
     writer = _writer(table)
     writer.put({"pk": {"S": "a"}})
     stats = writer.close()
@@ -189,8 +214,9 @@ def test_throttling_is_retried_and_counted() -> None:
     ("ValidationException", "One or more parameter values were invalid", JobFailed),
     ("ResourceNotFoundException", "Requested resource not found", JobFailed),
 ])
-def test_dynamodbs_errors_surface_as_botocores(code: str, message: str, kind: type) -> None:
-    table = TableDouble(lambda _r: (400, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+def test_dynamodbs_errors_surface_as_botocores(code: str, message: str, kind: type,
+                                                make_table: Callable[[Answer], Double]) -> None:
+    table = make_table(lambda _r: (400, {"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
                                           "message": message}))
     writer = _writer(table)
     writer.put({"pk": {"S": "a"}})
@@ -221,7 +247,8 @@ class _Capture(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_the_body_on_the_wire_is_signed_by_botocores_signer() -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["client", "direct"])
+def test_the_body_on_the_wire_is_signed_by_botocores_signer(direct: bool) -> None:
     _Capture.seen.clear()
     server = http.server.HTTPServer(("127.0.0.1", 0), _Capture)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -229,7 +256,9 @@ def test_the_body_on_the_wire_is_signed_by_botocores_signer() -> None:
     try:
         ddb = boto3.session.Session(aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cret",
                                     region_name="eu-west-1").client("dynamodb", endpoint_url=url)
-        writer = BatchWriter(ddb, "T", None, ["pk"], Patience("table T", 5.0), 1)
+        creds = Credentials("AKIDTEST", "s3cret") if direct else None
+        writer = BatchWriter(ddb, "T", None, ["pk"], Patience("table T", 5.0), 1, creds)
+        assert isinstance(writer.sender, DirectSender if direct else ClientSender)
         wire = formats.line_to_wire('{"pk":{"b":"AAEC"},"x":{"nULLValue":true}}')
         writer.put(wire)
         assert writer.close().consumed == 1.0
@@ -249,3 +278,98 @@ def test_the_body_on_the_wire_is_signed_by_botocores_signer() -> None:
     signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)),
                                  request)
     assert auth.endswith(f"Signature={signature}")
+
+
+# --- the direct sender's own cases ----------------------------------------------------------------
+
+def test_a_damaged_answer_is_retried_as_botocore_retries_it() -> None:
+    table = HttpTableDouble(_ok)
+    try:
+        table.corrupt = 2  # the CRC32 of the first two answers does not match their bytes
+        writer = _writer(table, threads=1)
+        writer.put({"pk": {"S": "a"}})
+        stats = writer.close()
+    finally:
+        table.close()
+    assert len(table.bodies) == 3 and stats.retry.transient == 2 and stats.written == 1
+
+
+def test_a_server_error_is_retried() -> None:
+    answers = iter([(500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                           "message": "oops"})])
+    table = HttpTableDouble(lambda r: next(answers, None) or _ok(r))
+    try:
+        writer = _writer(table, threads=1)
+        writer.put({"pk": {"S": "a"}})
+        stats = writer.close()
+    finally:
+        table.close()
+    assert stats.retry.transient == 1 and stats.written == 1
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_replaced_without_a_retry() -> None:
+    table = HttpTableDouble(_ok)
+    try:
+        table.drop_idle = True  # every answer's connection closed behind the client's back
+        writer = _writer(table, threads=1)
+        for i in range(60):
+            writer.put({"pk": {"S": f"k{i}"}})
+        stats = writer.close()
+    finally:
+        table.close()
+    assert stats.written == 60 and stats.retry.retries == 0
+    assert len(table.bodies) == 3 and len(table.connections) == 3
+
+
+def test_one_connection_per_thread_is_kept_alive() -> None:
+    table = HttpTableDouble(_ok)
+    try:
+        writer = _writer(table, threads=1)
+        for i in range(100):
+            writer.put({"pk": {"S": f"k{i}"}})
+        writer.close()
+    finally:
+        table.close()
+    assert len(table.bodies) == 4 and len(table.connections) == 1
+    assert table.headers[0]["User-Agent"].startswith("ddbpipe/")
+
+
+def test_nothing_listening_is_botocores_endpoint_connection_error() -> None:
+    table = HttpTableDouble(_ok)
+    table.close()  # the port is free again: nothing answers there
+    sender = DirectSender(table.client, table.credentials)
+    with pytest.raises(botocore.exceptions.EndpointConnectionError) as info:
+        sender.post(request_body("T", puts([{"pk": {"S": "a"}}])))
+    assert table.url in str(info.value)
+
+
+def test_errors_are_the_clients_own_exception_classes() -> None:
+    table = HttpTableDouble(lambda _r: (400, {
+        "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+        "message": "Requested resource not found"}))
+    try:
+        sender = DirectSender(table.client, table.credentials)
+        with pytest.raises(table.client.exceptions.ResourceNotFoundException) as info:
+            sender.post(request_body("T", puts([{"pk": {"S": "a"}}])))
+    finally:
+        table.close()
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_proxy_in_the_way_sends_through_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    creds = Credentials("AKIDTEST", "s3cret")
+    aws = boto3.session.Session(aws_access_key_id="AKIDTEST", aws_secret_access_key="s3cret",
+                                region_name="eu-west-1")
+    ddb = aws.client("dynamodb")  # https://dynamodb.eu-west-1.amazonaws.com
+    assert isinstance(sender_for(ddb, "T", creds), DirectSender)
+    assert isinstance(sender_for(ddb, "T", None), ClientSender)  # nothing to sign with
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert isinstance(sender_for(ddb, "T", creds), ClientSender)
+    monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
+    assert isinstance(sender_for(ddb, "T", creds), DirectSender)
+    configured = aws.client("dynamodb", config=boto3.session.Config(
+        proxies={"https": "http://proxy.internal:3128"}))
+    assert isinstance(sender_for(configured, "T", creds), ClientSender)
