@@ -82,7 +82,8 @@ def child() -> None:
     aws = AwsConfig(region=request["region"], endpoints=request["endpoints"])
     spark = local_session(aws, "ddbpipe-bench-lean", verbose=False)
     try:
-        meter = cpu.CpuMeter(*request["pids"], cpu.find_jvm())
+        dynalite_pid, moto_pid = request["pids"]
+        meter = cpu.CpuMeter(dynalite_pid, moto_pid, cpu.find_jvm())
         meter.begin()
         started = time.monotonic()
         if request["mode"] == "export":
