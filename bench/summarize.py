@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, cast
+from typing import Any, Callable, Iterator, Optional, Sequence, cast
 
 from bench import report, throttled
 from bench.results import (
+    MEASURED_BY,
     RESULTS_DIR,
     THROTTLED_RUNS,
     Kind,
@@ -64,47 +66,73 @@ MARKED = (Marked("resume", Section("resume"), _resume),
           Marked("memory-bound", Section("memory-bound"), _memory_bound))
 
 
-def draw_charts(results: RunResults, charts: Path) -> dict[str, Path]:
-    """The throttled runs' charts under ``charts``; what each run's chart is."""
-    out: dict[str, Path] = {}
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    charts: dict[Path, throttled.ThrottledRun]
+
+    def write(self, doc: Path) -> None:
+        for path, run in self.charts.items():
+            throttled.chart(run, path, throttled.title(run))
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(self.text)
+
+
+def plan_charts(results: RunResults, charts: Path) -> dict[Path, throttled.ThrottledRun]:
+    """Each throttled run with traffic and the chart it gets under ``charts``."""
+    out: dict[Path, throttled.ThrottledRun] = {}
     for what in THROTTLED_RUNS:
         saved = results.get("throttled", {}).get(what)
-        if not saved:
-            continue
-        run = throttled.ThrottledRun.from_dict(saved)
-        path = charts / f"throttled-{what}.png"
-        throttled.chart(run, path, throttled.title(run))
-        if path.exists():  # a run without traffic has no chart
-            out[what] = path
+        run = throttled.ThrottledRun.from_dict(saved) if saved else None
+        if run and run.active():
+            out[charts / f"throttled-{what}.png"] = run
     return out
 
 
-def render(doc: Path, charts: Path, files: Sequence[Path]) -> str:
-    """The document at ``doc`` rendered from ``files`` (``ResultsError`` if one cannot be)."""
+def render(doc: Path, charts: Path, files: Sequence[Path]) -> Rendered:
+    """The document at ``doc`` and its charts rendered from ``files``, nothing written yet
+    (``ResultsError`` if a file cannot be rendered)."""
     loaded = [(path, load(path)) for path in files]
     runs = [(path, data) for path, data in loaded if data["kind"] == "run"]
     if len(runs) > 1:
         raise ResultsError(f"{runs[1][0]}: a second `bench.run` results file (after "
                            f"{runs[0][0]}); give one")
     sections = {data["kind"]: data for _, data in loaded if data["kind"] != "run"}
+    paths = {data["kind"]: path for path, data in loaded}
     current = doc.read_text() if doc.exists() else ""
     if not runs and not current:
         raise ResultsError(f"{doc}: no such document to put the sections in; give a "
                            "`bench.run` results file too (python -m bench.summarize "
                            "bench/results/bench-*.json ...)")
     if runs:
-        results = cast(RunResults, runs[0][1])
-        text = report.render(results, doc, ROOT, draw_charts(results, charts))
+        path, results = runs[0][0], cast(RunResults, runs[0][1])
+        with _fields_of(path, "run"):
+            planned = plan_charts(results, charts)
+            text = report.render(results, doc, ROOT,
+                                 {run.what: path for path, run in planned.items()})
         for marked in MARKED:
             if marked.kind in sections:
-                text += "\n" + marked.render(sections[marked.kind])
+                with _fields_of(paths[marked.kind], marked.kind):
+                    text += "\n" + marked.render(sections[marked.kind])
             else:
                 text += marked.section.kept(doc)
-        return text
+        return Rendered(text, planned)
     for marked in MARKED:
         if marked.kind in sections:
-            current = marked.section.replaced(current, marked.render(sections[marked.kind]))
-    return current
+            with _fields_of(paths[marked.kind], marked.kind):
+                section = marked.render(sections[marked.kind])
+            current = marked.section.replaced(current, section)
+    return Rendered(current, {})
+
+
+@contextmanager
+def _fields_of(path: Path, kind: Kind) -> Iterator[None]:
+    """A field missing from a results file of the right version: a run that stopped early."""
+    try:
+        yield
+    except KeyError as err:
+        raise ResultsError(f"{path}: no {err} in these results (a run that stopped before the "
+                           f"end?); measure again with `{MEASURED_BY[kind]}`") from None
 
 
 def default_files() -> list[Path]:
@@ -123,9 +151,7 @@ def summarize(files: Sequence[Path], doc: Optional[Path] = None,
         quick = any(load(p).get("settings", {}).get("quick") for p in files)
         doc = doc or (QUICK_DOC if quick else DOC)
         charts = charts or (QUICK_CHARTS if quick else CHARTS)
-    text = render(doc, charts, files)
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
+    render(doc, charts, files).write(doc)
     return doc
 
 
