@@ -31,6 +31,7 @@ from bench import memory
 from bench import results as saved_results
 from bench.items import bench_item, wire_batches
 from bench.limits import write_raw
+from bench.results import MEM_EXECUTOR, MemoryBoundResults
 from bench.sections import Section
 from bench.stack import BUCKET, Stack, set_local_credentials
 from ddbpipe import capacity
@@ -122,7 +123,7 @@ def ratio(runs: list[dict[str, Any]], label: str, key: str, start: int = 0) -> O
     return get(last) / get(first)
 
 
-def render(results: dict[str, Any]) -> str:
+def render(results: MemoryBoundResults) -> str:
     runs = results["runs"]
     sizes = sorted({r["items"] for r in runs})
     labels = ["local bounded", "local connector", "standalone bounded"]
@@ -135,8 +136,8 @@ def render(results: dict[str, Any]) -> str:
         if not r["ok"]:
             return f"**failed**: {r['error']}"
         text = f"{r['peak_total_mb']:,.0f} MB ({r['seconds']:.0f} s)"
-        if "executor" in r["peak_by_kind_mb"]:
-            text += f", executor {r['peak_by_kind_mb']['executor']:,.0f} MB"
+        if MEM_EXECUTOR in r["peak_by_kind_mb"]:
+            text += f", executor {r['peak_by_kind_mb'][MEM_EXECUTOR]:,.0f} MB"
         return text
 
     lines = [
@@ -213,8 +214,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     logs = ROOT / "bench" / "results" / "memory-bound-logs"
     logs.mkdir(parents=True, exist_ok=True)
     props = executors.plan(INSTANCE_TYPE, 1).configuration()["Properties"]
-    results: dict[str, Any] = {
-        "command": command, "heap": args.heap, "load": os.getloadavg(),
+    results: MemoryBoundResults = {
+        "command": command, "heap": args.heap, "load": list(os.getloadavg()),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "executor": f"{props['spark.executor.cores']} cores, {props['spark.executor.memory']} "
                     "heap", "runs": []}

@@ -18,6 +18,10 @@ from bench.results import (
     CPU_WAITED,
     CPU_WALL,
     JFR_RUNS,
+    MEM_DRIVER,
+    MEM_JVM,
+    MEM_PARTWRITER,
+    MEM_PYTHON_WORKER,
     SEGMENTS_ONE_PER_TASK,
     SEGMENTS_PLANNED,
     STAGE_ITEMS,
@@ -548,8 +552,8 @@ class Doc:
             rows.append((fmt(x["items"]), heap_label(x),
                          "done" if x.get("ok", True) else f"**failed**: {x.get('error', '')}",
                          fmt(x["seconds"], 1), fmt(x["peak_total_mb"]),
-                         fmt(kinds.get("driver", 0)), fmt(kinds.get("jvm", 0)),
-                         fmt(kinds.get("python_worker", 0) + kinds.get("partwriter", 0)),
+                         fmt(kinds.get(MEM_DRIVER, 0)), fmt(kinds.get(MEM_JVM, 0)),
+                         fmt(kinds.get(MEM_PYTHON_WORKER, 0) + kinds.get(MEM_PARTWRITER, 0)),
                          x["max_processes"]))
         self.add(
             "## 2. Memory",

@@ -41,6 +41,14 @@ CPU_WAITED: Final = "waited subprocesses"
 CPU_OTHERS: Final = "others"
 CPU_WALL: Final = "wall"
 
+#: Processes of a sampled process tree (bench/memory.py), each with its own peak RSS.
+MEM_DRIVER: Final = "driver"
+MEM_JVM: Final = "jvm"
+MEM_EXECUTOR: Final = "executor"
+MEM_PARTWRITER: Final = "partwriter"
+MEM_PYTHON_WORKER: Final = "python_worker"
+MEM_OTHER: Final = "other"
+
 #: Python stages timed alone (bench/stages.py), microseconds per item.
 STAGE_ITEMS: Final = "items"
 STAGE_SPLIT: Final = "split lines"

@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional
 
 from bench import results as saved_results
 from bench.items import bench_item
+from bench.results import ResumeResults
 from bench.sections import Section
 from bench.stack import BUCKET, Stack, set_local_credentials
 from ddbpipe import layout
@@ -123,7 +124,7 @@ def export_round(stack: Stack, table: str, n: int, label: str) -> dict[str, Any]
             "folder": folder_full[1]}
 
 
-def import_round(stack: Stack, source: str, n: int, label: str) -> Optional[dict[str, Any]]:
+def import_round(stack: Stack, source: str, n: int, label: str) -> dict[str, Any]:
     target = f"resume-import-{label}"
     stack.create_table(target)
     t0 = time.monotonic()
@@ -160,7 +161,7 @@ def table_rows(kind: str, rounds: list[dict[str, Any]], unit: str) -> list[str]:
     ]
 
 
-def render(results: dict[str, Any], command: str) -> str:
+def render(results: ResumeResults, command: str) -> str:
     lines = [
         BEGIN,
         "## 6. Resume after a stop",
@@ -210,7 +211,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     logs = ROOT / "bench" / "results" / "resume-logs"
     logs.mkdir(parents=True, exist_ok=True)
     stack = Stack.start(logs)
-    results: dict[str, Any] = {"items": args.items, "runs": args.runs, "load": os.getloadavg(),
+    results: ResumeResults = {"items": args.items, "runs": args.runs,
+                              "load": list(os.getloadavg()),
                                "command": command,
                                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                "export": [], "import": []}

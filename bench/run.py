@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar, cast
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence, TypeVar
 
 from bench import (
     cpu,
@@ -64,6 +64,7 @@ from bench.results import (
     SEGMENTS_ONE_PER_TASK,
     SEGMENTS_PLANNED,
     Main,
+    Round,
     RunResults,
 )
 from bench.results import save as save_results
@@ -348,7 +349,7 @@ def cli_cold(stack: Stack, work: Path, label: str) -> dict[str, Any]:
 
 
 def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path,
-               settings: Settings) -> dict[str, Any]:
+               settings: Settings) -> Main:
     n = settings.items
     log(f"pre-generating {n} items for the write limits")
     wire = items.wire_batches(n)
@@ -358,11 +359,11 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
     stack.delete_prefix("warmup/")
     meter = cpu.CpuMeter(stack.dynalite.pid, stack.moto.pid, cpu.find_jvm())
     all_contenders = list(LIMIT_CONTENDERS)
-    runs: list[dict[str, Any]] = []
+    runs: list[Round] = []
     previous_folder: Optional[str] = None
     for r in range(settings.runs):
         log(f"round {r + 1}/{settings.runs}")
-        rnd: dict[str, Any] = {"round": r + 1}
+        rnd: Round = {"round": r + 1}
         rnd["export_limit"] = export_limits(stack, meter, all_contenders)
 
         (result, wall), used = measured(
@@ -376,11 +377,13 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
             stack.delete_prefix(previous_folder.split(f"{BUCKET}/", 1)[1])
         previous_folder = str(result.folder)
 
-        for mode in ("count", "pipe"):
+        probes: tuple[tuple[str, Literal["connector_count", "connector_pipe"]], ...] = (
+            ("count", "connector_count"), ("pipe", "connector_pipe"))
+        for mode, probe in probes:
             (got, secs), used = measured(meter, partial(
                 profiling.connector_read, spark, stack.aws, MAIN, EXPORT_PERCENT,
                 EXPORT_READ_CAPACITY, mode))
-            rnd[f"connector_{mode}"] = {"items": got, "seconds": secs, "items_per_s": got / secs,
+            rnd[probe] = {"items": got, "seconds": secs, "items_per_s": got / secs,
                                         "cpu": used}
             log(f"  connector -> {mode}: {got} items in {secs:.1f} s ({got / secs:,.0f}/s)")
 
@@ -391,7 +394,8 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
             stack.drop_table(target)
             (imported, iwall), used = measured(meter, partial(
                 import_into, spark, stack, result.folder, target, skip_validation=skip))
-            key = "import_skip_validation" if skip else "import"
+            key: Literal["import", "import_skip_validation"] = \
+                "import_skip_validation" if skip else "import"
             rnd[key] = {**import_dict(imported, iwall), "cpu": used}
             log(f"  ddbpipe import (skip_validation={skip}): {imported.written} items, writes "
                 f"{imported.write_seconds:.1f} s ({rnd[key]['items_per_s_write']:,.0f}/s), "
@@ -787,7 +791,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 log("fidelity (also warms up the export and import paths)")
                 results["fidelity"] = phase_fidelity(spark, stack, dump, work,
                                                      settings.fidelity_items)
-                results["main"] = cast(Main, phase_main(spark, stack, dump, work, settings))
+                results["main"] = phase_main(spark, stack, dump, work, settings)
                 log("profiles of the Python task paths")
                 consumed = median([x["export"]["read_units"] / x["export"]["scan_seconds"]
                                    for x in results["main"]["rounds"]])

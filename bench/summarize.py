@@ -28,7 +28,9 @@ from bench.results import (
     RESULTS_DIR,
     THROTTLED_RUNS,
     Kind,
+    MemoryBoundResults,
     ResultsError,
+    ResumeResults,
     RunResults,
     load,
 )
@@ -44,13 +46,13 @@ QUICK_CHARTS = RESULTS_DIR / "img"
 def _resume(results: dict[str, Any]) -> str:
     from bench import resume
 
-    return resume.render(results, results["command"])
+    return resume.render(cast(ResumeResults, results), results["command"])
 
 
 def _memory_bound(results: dict[str, Any]) -> str:
     from bench import memory_bound
 
-    return memory_bound.render(results)
+    return memory_bound.render(cast(MemoryBoundResults, results))
 
 
 @dataclass(frozen=True)
