@@ -166,6 +166,13 @@ def save(path: Path, kind: Kind, results: Mapping[str, object]) -> Path:
     return path
 
 
+def _kind_by_name(path: Path) -> Kind | None:
+    """What wrote a file of no known kind, by the name each benchmark gives its file."""
+    if path.name.startswith("bench-"):
+        return "run"
+    return next((kind for kind in KINDS if path.name == f"{kind}.json"), None)
+
+
 def load(path: Path, kind: Kind | None = None) -> dict[str, Any]:
     """The results in ``path``; :class:`ResultsError` (one line: the file, the problem, what to
     do) unless it is a results file of this schema version (and of ``kind``, if given)."""
@@ -180,12 +187,13 @@ def load(path: Path, kind: Kind | None = None) -> dict[str, Any]:
                            "\"kind\" is expected)")
     found_kind = data.get("kind")
     version = data.get("schema")
-    redo = MEASURED_BY[found_kind] if found_kind in KINDS else "the benchmark that wrote it"
     if version != SCHEMA_VERSION:
         shown = "no schema version (written before bench/results.py)" if version is None \
             else f"schema version {version!r}"
+        guess = found_kind if found_kind in KINDS else _kind_by_name(path)
+        redo = f"`{MEASURED_BY[guess]}`" if guess else "the benchmark that wrote it"
         raise ResultsError(f"{path}: {shown}; this summarizer reads version {SCHEMA_VERSION}: "
-                           f"measure again with `{redo}`, or render it with the commit that "
+                           f"measure again with {redo}, or render it with the commit that "
                            "wrote it")
     if found_kind not in KINDS:
         raise ResultsError(f"{path}: unknown results kind {found_kind!r} (expected one of "

@@ -384,7 +384,7 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
                 profiling.connector_read, spark, stack.aws, MAIN, EXPORT_PERCENT,
                 EXPORT_READ_CAPACITY, mode))
             rnd[probe] = {"items": got, "seconds": secs, "items_per_s": got / secs,
-                                        "cpu": used}
+                          "cpu": used}
             log(f"  connector -> {mode}: {got} items in {secs:.1f} s ({got / secs:,.0f}/s)")
 
         rnd["import_limit"] = import_limits(stack, meter, all_contenders, wire, boto)

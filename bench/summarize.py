@@ -74,6 +74,8 @@ class Rendered:
     charts: dict[Path, throttled.ThrottledRun]
 
     def write(self, doc: Path) -> None:
+        if self.charts:
+            import matplotlib  # noqa: F401  (ImportError before anything is written)
         for path, run in self.charts.items():
             throttled.chart(run, path, throttled.title(run))
         doc.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         doc = summarize(files, args.doc, args.charts)
     except ResultsError as err:
         print(f"bench.summarize: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"bench.summarize: the charts need the bench extra ({err}): .venv/bin/pip "
+              "install -e '.[bench]'", file=sys.stderr)
         return 2
     print(f"wrote {doc} from {', '.join(str(p) for p in files)}")
     return 0
