@@ -97,12 +97,14 @@ def render(doc: Path, charts: Path, files: Sequence[Path]) -> Rendered:
     """The document at ``doc`` and its charts rendered from ``files``, nothing written yet
     (``ResultsError`` if a file cannot be rendered)."""
     loaded = [(path, load(path)) for path in files]
+    paths: dict[Kind, Path] = {}
+    for path, data in loaded:
+        if data["kind"] in paths:
+            raise ResultsError(f"{path}: a second {data['kind']!r} results file (after "
+                               f"{paths[data['kind']]}); give one of each kind")
+        paths[data["kind"]] = path
     runs = [(path, data) for path, data in loaded if data["kind"] == "run"]
-    if len(runs) > 1:
-        raise ResultsError(f"{runs[1][0]}: a second `bench.run` results file (after "
-                           f"{runs[0][0]}); give one")
     sections = {data["kind"]: data for _, data in loaded if data["kind"] != "run"}
-    paths = {data["kind"]: path for path, data in loaded}
     current = doc.read_text() if doc.exists() else ""
     if not runs and not current:
         raise ResultsError(f"{doc}: no such document to put the sections in; give a "
@@ -113,7 +115,7 @@ def render(doc: Path, charts: Path, files: Sequence[Path]) -> Rendered:
         with _fields_of(path, "run"):
             planned = plan_charts(results, charts)
             text = report.render(results, doc, ROOT,
-                                 {run.what: path for path, run in planned.items()})
+                                 {run.what: chart for chart, run in planned.items()})
         for marked in MARKED:
             if marked.kind in sections:
                 with _fields_of(paths[marked.kind], marked.kind):

@@ -159,6 +159,16 @@ def test_an_incomplete_run_is_refused_before_anything_is_written(tmp_path, capsy
     assert not doc.exists()
 
 
+def test_two_files_of_one_kind_are_refused(tmp_path, capsys):
+    doc = tmp_path / "benchmarks.md"
+    again = saved(tmp_path, name="again.json")
+    assert summarize.main([str(FIXTURE), str(again), "--doc", str(doc)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"bench.summarize: {again}: a second 'run' results file (after {FIXTURE}); give one of "
+        "each kind")
+    assert not doc.exists()
+
+
 def test_save_stamps_the_schema_and_load_checks_the_kind(tmp_path):
     path = results.save(tmp_path / "r.json", "resume", {"items": 3})
     assert json.loads(path.read_text()) == {"schema": results.SCHEMA_VERSION, "kind": "resume",
