@@ -4,18 +4,33 @@ every figure in it is computed from the run's raw results."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
-from bench.report import Doc, fmt, med, ratio
+from bench.numbers import fmt, med, ratio
+from bench.results import (
+    CPU_BENCH,
+    CPU_DYNALITE,
+    CPU_JVM,
+    CPU_JVM_CHILDREN,
+    CPU_MOTO,
+    CPU_OTHERS,
+    CPU_WAITED,
+    CPU_WALL,
+    JFR_RUNS,
+    SEGMENTS_ONE_PER_TASK,
+    SEGMENTS_PLANNED,
+    STAGE_ITEM_SIZE,
+    STAGE_KEY_OF,
+    STAGE_LEAN_DUMPS,
+    STAGE_LEAN_WIRE,
+    STAGE_LINE_TO_ITEM,
+    STAGE_SERIALIZE,
+    STAGE_SIGN,
+    STAGE_VALIDATE,
+    RunResults,
+)
 
-GROUPS = ("dynalite", "jvm", "jvm children", "bench", "moto", "waited subprocesses")
-
-
-def fill(text: str, results: dict[str, Any]) -> str:
-    d = Doc(results, Path("."), Path(".")).derived()
-    return (text.replace("ANALYSIS_PLACEHOLDER", why(results, d))
-            .replace("PAPER_PLACEHOLDER", paper_notes(results, d)))
+GROUPS = (CPU_DYNALITE, CPU_JVM, CPU_JVM_CHILDREN, CPU_BENCH, CPU_MOTO, CPU_WAITED)
 
 
 def _best(rnd: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
@@ -29,8 +44,8 @@ def cpu_us(rounds: list[dict[str, Any]], get: Callable[[dict[str, Any]], dict[st
             for g in GROUPS}
 
 
-def _jfr_share(results: dict[str, Any], *needles: str) -> float:
-    j = results["profiles"].get("jfr") or {}
+def _jfr_share(results: RunResults, *needles: str) -> float:
+    j = results["profiles"].get(JFR_RUNS[0]) or {}
     ex = j.get("jdk.ExecutionSample")
     if not ex:
         return 0.0
@@ -39,7 +54,7 @@ def _jfr_share(results: dict[str, Any], *needles: str) -> float:
     return ratio(hit, total)
 
 
-def why(results: dict[str, Any], d: dict[str, Any]) -> str:
+def why(results: RunResults, d: dict[str, Any]) -> str:
     rounds = d["rounds"]
     n = results["main"]["items"]
     st = results["profiles"]["stages_us_per_item"]
@@ -53,16 +68,16 @@ def why(results: dict[str, Any], d: dict[str, Any]) -> str:
     imp = cpu_us(rounds, lambda r: r["import_skip_validation"], n)
     sdk = _jfr_share(results, "connector scan workers", "AWS SDK")
     gson = _jfr_share(results, "gson")
-    python_import = (st["codec.line_to_item"] + st["codec.item_size"] + st["codec.key_of"]
-                     + st["botocore validate (BatchWriteItem)"]
-                     + st["botocore serialize (BatchWriteItem)"]
-                     + st["SigV4 signing (per item, 25 a request)"])
-    lean = (st["lean: line -> wire JSON item"] + st["codec.item_size"] + st["codec.key_of"]
-            + st["lean: request body json.dumps"] + st["SigV4 signing (per item, 25 a request)"])
-    totals = [sum(rnd["export"]["cpu"].get(g, 0.0) for g in (*GROUPS, "others"))
-              / rnd["export"]["cpu"]["wall"] for rnd in rounds]
-    totals += [sum(rnd["import"]["cpu"].get(g, 0.0) for g in (*GROUPS, "others"))
-               / rnd["import"]["cpu"]["wall"] for rnd in rounds]
+    python_import = (st[STAGE_LINE_TO_ITEM] + st[STAGE_ITEM_SIZE] + st[STAGE_KEY_OF]
+                     + st[STAGE_VALIDATE]
+                     + st[STAGE_SERIALIZE]
+                     + st[STAGE_SIGN])
+    lean = (st[STAGE_LEAN_WIRE] + st[STAGE_ITEM_SIZE] + st[STAGE_KEY_OF]
+            + st[STAGE_LEAN_DUMPS] + st[STAGE_SIGN])
+    totals = [sum(rnd["export"]["cpu"].get(g, 0.0) for g in (*GROUPS, CPU_OTHERS))
+              / rnd["export"]["cpu"][CPU_WALL] for rnd in rounds]
+    totals += [sum(rnd["import"]["cpu"].get(g, 0.0) for g in (*GROUPS, CPU_OTHERS))
+               / rnd["import"]["cpu"][CPU_WALL] for rnd in rounds]
     out = [
         "### Reading the numbers",
         "",
@@ -78,25 +93,25 @@ def why(results: dict[str, Any], d: dict[str, Any]) -> str:
                      ("probe: connector count", count), ("probe: connector pipe", pipe),
                      ("write limit, raw", raw_write), ("write limit, boto3", boto_write),
                      ("ddbpipe import (skip validation)", imp)):
-        out.append(f"| {label} | {fmt(c['dynalite'])} | {fmt(c['jvm'])} | "
-                   f"{fmt(c['jvm children'])} | {fmt(c['bench'])} | {fmt(c['moto'])} |")
+        out.append(f"| {label} | {fmt(c[CPU_DYNALITE])} | {fmt(c[CPU_JVM])} | "
+                   f"{fmt(c[CPU_JVM_CHILDREN])} | {fmt(c[CPU_BENCH])} | {fmt(c[CPU_MOTO])} |")
     out += [
         "",
         f"**Export: {d['export_ratio']:.2f}x the raw reader, {d['export_ratio_boto3']:.2f}x "
         "the boto3 reader.** The raw reader costs dynalite "
-        f"{fmt(raw_read['dynalite'])} µs and itself {fmt(raw_read['bench'])} µs per item. "
-        f"The export costs {fmt(export['jvm'])} µs in the JVM, "
-        f"{fmt(export['jvm children'])} µs in the partition writers and "
-        f"{fmt(export['moto'])} µs in moto (S3) per item, on top of dynalite's "
-        f"{fmt(export['dynalite'])} µs. The connector alone (`count`) needs "
-        f"{fmt(count['jvm'])} µs of JVM per item and reads {fmt(d['count_rate'])} "
+        f"{fmt(raw_read[CPU_DYNALITE])} µs and itself {fmt(raw_read[CPU_BENCH])} µs per item. "
+        f"The export costs {fmt(export[CPU_JVM])} µs in the JVM, "
+        f"{fmt(export[CPU_JVM_CHILDREN])} µs in the partition writers and "
+        f"{fmt(export[CPU_MOTO])} µs in moto (S3) per item, on top of dynalite's "
+        f"{fmt(export[CPU_DYNALITE])} µs. The connector alone (`count`) needs "
+        f"{fmt(count[CPU_JVM])} µs of JVM per item and reads {fmt(d['count_rate'])} "
         f"items/s, {ratio(d['count_rate'], d['read_limit']):.2f}x the raw reader, so the scan "
         "itself is not what is missing; what the export adds is the export line. Java Flight "
         f"Recorder puts {sdk:.0%} of the export's running JVM samples in the AWS SDK v2 "
         "parsing each Scan page and unmarshalling it into `AttributeValue` objects (the "
         f"connector's scan workers), and {gson:.0%} in gson turning those objects back into "
         "the export line. With the lines piped out (`pipe`) the JVM needs "
-        f"{fmt(pipe['jvm'])} µs per item; the whole export runs at "
+        f"{fmt(pipe[CPU_JVM])} µs per item; the whole export runs at "
         f"{ratio(d['export_scan'], d['pipe_rate']):.2f}x of `pipe`, the rest being the "
         "partition writers, the uploads to moto and the fixed cost of each job (file commit, "
         "listing). The partition writer itself is cheap: alone it writes "
@@ -108,15 +123,15 @@ def why(results: dict[str, Any], d: dict[str, Any]) -> str:
         "",
         f"**Import: {d['import_ratio']:.2f}x the raw writer, {d['import_ratio_boto3']:.2f}x "
         "the boto3 writer.** The raw writer sends request bodies serialized beforehand, so it "
-        f"costs itself {fmt(raw_write['bench'])} µs per item (signing and HTTP) next to "
-        f"dynalite's {fmt(raw_write['dynalite'])} µs. ddbpipe's import tasks are Python and "
-        f"spend {fmt(imp['jvm children'])} µs per item: the stage timings above add up to "
+        f"costs itself {fmt(raw_write[CPU_BENCH])} µs per item (signing and HTTP) next to "
+        f"dynalite's {fmt(raw_write[CPU_DYNALITE])} µs. ddbpipe's import tasks are Python and "
+        f"spend {fmt(imp[CPU_JVM_CHILDREN])} µs per item: the stage timings above add up to "
         f"about {fmt(python_import)} µs per item before any HTTP "
-        f"(`codec.line_to_item` {fmt(st['codec.line_to_item'])}, botocore's parameter "
-        f"validation {fmt(st['botocore validate (BatchWriteItem)'])} and serialization "
-        f"{fmt(st['botocore serialize (BatchWriteItem)'])}, `codec.item_size` "
-        f"{fmt(st['codec.item_size'])}), under one GIL per task. The boto3 writer pays the "
-        f"same validation and serialization ({fmt(boto_write['bench'])} µs per item in its "
+        f"(`codec.line_to_item` {fmt(st[STAGE_LINE_TO_ITEM])}, botocore's parameter "
+        f"validation {fmt(st[STAGE_VALIDATE])} and serialization "
+        f"{fmt(st[STAGE_SERIALIZE])}, `codec.item_size` "
+        f"{fmt(st[STAGE_ITEM_SIZE])}), under one GIL per task. The boto3 writer pays the "
+        f"same validation and serialization ({fmt(boto_write[CPU_BENCH])} µs per item in its "
         "process), which is why the import is much closer to it than to the raw writer.",
         "",
         "What would fix it, cheapest first:",
@@ -135,31 +150,32 @@ def why(results: dict[str, Any], d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def export_fixes(results: dict[str, Any], d: dict[str, Any], count: dict[str, float],
+def export_fixes(results: RunResults, d: dict[str, Any], count: dict[str, float],
                  pipe: dict[str, float]) -> list[str]:
     prof = results["profiles"]
     out: list[str] = []
     seg = prof.get("segments_experiment")
     if seg:
-        planned, one = seg["segments"]["planned"], seg["segments"]["one per task"]
-        gain = ratio(seg["items_per_s"]["one per task"], seg["items_per_s"]["planned"])
+        rates, jvm_us = seg["items_per_s"], seg["jvm_us_per_item"]
+        planned, one = seg["segments"][SEGMENTS_PLANNED], seg["segments"][SEGMENTS_ONE_PER_TASK]
+        gain = ratio(rates[SEGMENTS_ONE_PER_TASK], rates[SEGMENTS_PLANNED])
     if seg and gain < 1.1:
         out.append(
             f"- Not the segment count: {planned} segments (ddbpipe's `budget / 100` at this "
             f"read capacity) and {one} read the table at "
-            f"{fmt(seg['items_per_s']['planned'])} and {fmt(seg['items_per_s']['one per task'])}"
+            f"{fmt(rates[SEGMENTS_PLANNED])} and {fmt(rates[SEGMENTS_ONE_PER_TASK])}"
             f" items/s ({gain:.2f}x), so the planner needs no change for speed.")
     elif seg:
         out.append(
             f"- Fewer segments when the budget is high and the table small (ddbpipe's planner): "
-            f"{planned} segments read {fmt(seg['items_per_s']['planned'])} items/s at "
-            f"{fmt(seg['jvm_us_per_item']['planned'])} µs of JVM per item, {one} segments "
-            f"{fmt(seg['items_per_s']['one per task'])} items/s at "
-            f"{fmt(seg['jvm_us_per_item']['one per task'])} µs ({gain:.2f}x). `budget / 100` "
+            f"{planned} segments read {fmt(rates[SEGMENTS_PLANNED])} items/s at "
+            f"{fmt(jvm_us[SEGMENTS_PLANNED])} µs of JVM per item, {one} segments "
+            f"{fmt(rates[SEGMENTS_ONE_PER_TASK])} items/s at "
+            f"{fmt(jvm_us[SEGMENTS_ONE_PER_TASK])} µs ({gain:.2f}x). `budget / 100` "
             "segments exists to spread the budget over tasks, which the task count already "
             "does; a floor of some tens of MB per segment would keep it from cutting a small "
             "table into slivers (on a 1 TB table the size term dominates anyway).")
-    jfrs = [prof[k] for k in ("jfr", "jfr_matched") if "gc" in prof.get(k, {})]
+    jfrs = [prof[k] for k in JFR_RUNS if "gc" in prof.get(k, {})]
     if len(jfrs) == 2 and jfrs[1]["gc"]["heap_after_gc_max_mb"] \
             >= 0.7 * jfrs[0]["gc"]["heap_after_gc_max_mb"]:
         hi, lo = jfrs
@@ -194,8 +210,8 @@ def export_fixes(results: dict[str, Any], d: dict[str, Any], count: dict[str, fl
         "it parallelizes with the task count.")
     out.append(
         "- On a real cluster DynamoDB does not share the executors' cores; what bounds a task "
-        f"there is JVM CPU per item: at the `pipe` probe's {fmt(pipe['jvm'])} µs per item one "
-        f"core turns out about {fmt(1e6 / max(1.0, pipe['jvm']))} items/s (section 5 compares "
+        f"there is JVM CPU per item: at the `pipe` probe's {fmt(pipe[CPU_JVM])} µs per item one "
+        f"core turns out about {fmt(1e6 / max(1.0, pipe[CPU_JVM]))} items/s (section 5 compares "
         "that with what a 40,000 RCU export needs per task).")
     out.append(
         "- The JVM's share is the connector's read path, not ddbpipe's: SDK v2 builds an "
@@ -207,7 +223,7 @@ def export_fixes(results: dict[str, Any], d: dict[str, Any], count: dict[str, fl
     return out
 
 
-def paper_notes(results: dict[str, Any], d: dict[str, Any]) -> str:
+def paper_notes(results: RunResults, d: dict[str, Any]) -> str:
     p = results["paper"]
     out = [
         f"So about **{p['hours']:.1f} hours** on {p['nodes']} core nodes with {p['tasks']} "

@@ -13,6 +13,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from bench.results import (
+    CPU_BENCH,
+    CPU_DYNALITE,
+    CPU_JVM,
+    CPU_JVM_CHILDREN,
+    CPU_MOTO,
+    CPU_OTHERS,
+    CPU_WAITED,
+    CPU_WALL,
+)
+
 
 def _own(proc: Any) -> float:
     t = proc.cpu_times()
@@ -36,7 +47,7 @@ class CpuMeter:
         import psutil
 
         out: dict[str, float] = {}
-        for name, pid in (("dynalite", self.dynalite_pid), ("moto", self.moto_pid)):
+        for name, pid in ((CPU_DYNALITE, self.dynalite_pid), (CPU_MOTO, self.moto_pid)):
             try:
                 p = psutil.Process(pid)
                 out[name] = _own(p) + _reaped(p) + sum(
@@ -44,19 +55,19 @@ class CpuMeter:
             except psutil.Error:
                 out[name] = 0.0
         me = psutil.Process(os.getpid())
-        out["bench"] = _own(me)
-        out["waited subprocesses"] = _reaped(me)
-        out["jvm"] = 0.0
-        out["jvm children"] = 0.0
+        out[CPU_BENCH] = _own(me)
+        out[CPU_WAITED] = _reaped(me)
+        out[CPU_JVM] = 0.0
+        out[CPU_JVM_CHILDREN] = 0.0
         if self.jvm_pid:
             try:
                 jvm = psutil.Process(self.jvm_pid)
-                out["jvm"] = _own(jvm)
+                out[CPU_JVM] = _own(jvm)
                 kids = _reaped(jvm)
                 for child in jvm.children(recursive=True):
                     with contextlib.suppress(psutil.Error):
                         kids += _own(child) + _reaped(child)
-                out["jvm children"] = kids
+                out[CPU_JVM_CHILDREN] = kids
             except psutil.Error:
                 pass
         t = psutil.cpu_times()
@@ -77,8 +88,8 @@ class CpuMeter:
         stop = self.snapshot()
         delta = {k: max(0.0, stop[k] - self.start.get(k, 0.0)) for k in stop}
         ours = sum(v for k, v in delta.items() if k != "machine busy")
-        delta["others"] = max(0.0, delta["machine busy"] - ours)
-        delta["wall"] = time.monotonic() - self.wall0
+        delta[CPU_OTHERS] = max(0.0, delta["machine busy"] - ours)
+        delta[CPU_WALL] = time.monotonic() - self.wall0
         return {k: round(v, 2) for k, v in delta.items()}
 
 

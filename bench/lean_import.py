@@ -27,6 +27,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from bench.results import CPU_BENCH, CPU_DYNALITE, CPU_JVM, CPU_JVM_CHILDREN
+
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = "bench-lean-main"
 PERCENT = 1.5
@@ -82,7 +84,8 @@ def child() -> None:
     aws = AwsConfig(region=request["region"], endpoints=request["endpoints"])
     spark = local_session(aws, "ddbpipe-bench-lean", verbose=False)
     try:
-        meter = cpu.CpuMeter(*request["pids"], cpu.find_jvm())
+        dynalite_pid, moto_pid = request["pids"]
+        meter = cpu.CpuMeter(dynalite_pid, moto_pid, cpu.find_jvm())
         meter.begin()
         started = time.monotonic()
         if request["mode"] == "export":
@@ -190,12 +193,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # CPU of the import's own processes (driver, JVM, Python workers; validation pass
         # included) per item written, and the server's, in microseconds
         summary[f"{which}_own_cpu_us"] = statistics.median(
-            sum(rnd[which]["cpu"][k] for k in ("bench", "jvm", "jvm children"))
+            sum(rnd[which]["cpu"][k] for k in (CPU_BENCH, CPU_JVM, CPU_JVM_CHILDREN))
             / rnd[which]["written"] * 1e6 for rnd in rounds)
         summary[f"{which}_python_workers_cpu_us"] = statistics.median(
-            rnd[which]["cpu"]["jvm children"] / rnd[which]["written"] * 1e6 for rnd in rounds)
+            rnd[which]["cpu"][CPU_JVM_CHILDREN] / rnd[which]["written"] * 1e6 for rnd in rounds)
         summary[f"{which}_dynalite_cpu_us"] = statistics.median(
-            rnd[which]["cpu"]["dynalite"] / rnd[which]["written"] * 1e6 for rnd in rounds)
+            rnd[which]["cpu"][CPU_DYNALITE] / rnd[which]["written"] * 1e6 for rnd in rounds)
     summary["after_vs_before"] = statistics.median(
         rnd["after"]["items_per_s_write"] / rnd["before"]["items_per_s_write"] for rnd in rounds)
     fastest = [max(rnd["raw"], key=lambda x: x["items_per_s"]) for rnd in rounds]

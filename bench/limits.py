@@ -196,7 +196,7 @@ def write_boto3(aws: AwsConfig, table: str, batches: list[list[dict[str, Any]]],
         ddb = client(aws, "dynamodb")
         items = 0
         while (index := cursor.take()) >= 0:
-            pending = batches[index]
+            pending: Any = batches[index]  # boto3-stubs types the answer's items apart
             items += len(pending)
             for attempt in range(20):
                 answer = ddb.batch_write_item(RequestItems={table: pending})

@@ -16,24 +16,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.results import (
+    MEM_DRIVER,
+    MEM_EXECUTOR,
+    MEM_JVM,
+    MEM_OTHER,
+    MEM_PARTWRITER,
+    MEM_PYTHON_WORKER,
+)
+
 INTERVAL = 0.2
 
 
 def _kind(proc: Any, root_pid: int) -> str:
     try:
         if proc.pid == root_pid:
-            return "driver"
+            return MEM_DRIVER
         name = proc.name()
         cmd = " ".join(proc.cmdline())
     except Exception:
-        return "other"
+        return MEM_OTHER
     if "java" in name:
-        return "executor" if "CoarseGrainedExecutorBackend" in cmd else "jvm"
+        return MEM_EXECUTOR if "CoarseGrainedExecutorBackend" in cmd else MEM_JVM
     if "partwriter" in cmd:
-        return "partwriter"
+        return MEM_PARTWRITER
     if "python" in name:
-        return "python_worker"
-    return "other"
+        return MEM_PYTHON_WORKER
+    return MEM_OTHER
 
 
 @dataclass

@@ -27,16 +27,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench import memory
+from bench import results as saved_results
+from bench.items import bench_item, wire_batches
+from bench.limits import write_raw
+from bench.results import MEM_EXECUTOR, MemoryBoundResults
+from bench.sections import Section
+from bench.stack import BUCKET, Stack, set_local_credentials
+from ddbpipe import capacity
 
-from bench import memory  # noqa: E402
-from bench.items import bench_item, wire_batches  # noqa: E402
-from bench.limits import write_raw  # noqa: E402
-from bench.sections import Section  # noqa: E402
-from bench.stack import BUCKET, Stack, set_local_credentials  # noqa: E402
-from ddbpipe import capacity  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = Section("memory-bound")
@@ -123,7 +123,7 @@ def ratio(runs: list[dict[str, Any]], label: str, key: str, start: int = 0) -> O
     return get(last) / get(first)
 
 
-def render(results: dict[str, Any]) -> str:
+def render(results: MemoryBoundResults) -> str:
     runs = results["runs"]
     sizes = sorted({r["items"] for r in runs})
     labels = ["local bounded", "local connector", "standalone bounded"]
@@ -136,8 +136,8 @@ def render(results: dict[str, Any]) -> str:
         if not r["ok"]:
             return f"**failed**: {r['error']}"
         text = f"{r['peak_total_mb']:,.0f} MB ({r['seconds']:.0f} s)"
-        if "executor" in r["peak_by_kind_mb"]:
-            text += f", executor {r['peak_by_kind_mb']['executor']:,.0f} MB"
+        if MEM_EXECUTOR in r["peak_by_kind_mb"]:
+            text += f", executor {r['peak_by_kind_mb'][MEM_EXECUTOR]:,.0f} MB"
         return text
 
     lines = [
@@ -197,12 +197,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--connector-max", type=int, default=400_000,
                         help="run the connector's own format up to this many items")
     parser.add_argument("--no-standalone", action="store_true")
-    parser.add_argument("--render", metavar="RESULTS_JSON",
-                        help="only render docs/benchmarks.md from a saved results file")
+    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
+                        help="only render docs/benchmarks.md from a saved results file (the "
+                             "same as python -m bench.summarize RESULTS_JSON)")
     args = parser.parse_args(argv)
     if args.render:
-        SECTION.write(DOC, render(json.loads(Path(args.render).read_text())))
-        return 0
+        from bench import summarize
+
+        return summarize.main([str(args.render), "--doc", str(DOC)])
     from ddbpipe.cluster import executors
 
     sizes = sorted(int(x) for x in args.sizes.split(","))
@@ -212,8 +214,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     logs = ROOT / "bench" / "results" / "memory-bound-logs"
     logs.mkdir(parents=True, exist_ok=True)
     props = executors.plan(INSTANCE_TYPE, 1).configuration()["Properties"]
-    results: dict[str, Any] = {
-        "command": command, "heap": args.heap, "load": os.getloadavg(),
+    results: MemoryBoundResults = {
+        "command": command, "heap": args.heap, "load": list(os.getloadavg()),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "executor": f"{props['spark.executor.cores']} cores, {props['spark.executor.memory']} "
                     "heap", "runs": []}
@@ -231,9 +233,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                 results["runs"].append(standalone_run(stack, size, logs))
     finally:
         stack.stop()
-    out = ROOT / "bench" / "results" / "memory-bound.json"
-    out.write_text(json.dumps(results, indent=1))
-    SECTION.write(DOC, render(results))
+    out = saved_results.save(saved_results.RESULTS_DIR / "memory-bound.json", "memory-bound",
+                             results)
+    from bench import summarize
+
+    summarize.summarize([out], DOC)
     print(render(results))
     return 0
 

@@ -11,6 +11,8 @@ import math
 import statistics
 from typing import Any
 
+from bench.results import RunResults
+
 TABLE_BYTES = 10**12  # 1 TB
 RCU = 40_000
 PERCENT = 0.5
@@ -24,9 +26,9 @@ ITEM_BYTES = 1024  # assumed average item size of the real table
 PART_BYTES = 8 * 2**20
 
 
-def _measured(results: dict[str, Any]) -> tuple[float, float, float]:
+def _measured(results: RunResults) -> tuple[float, float, float]:
     """(export line bytes / item bytes, item bytes per second per task here, item bytes)."""
-    rounds = results.get("main", {}).get("rounds", [])
+    rounds = results["main"]["rounds"] if "main" in results else []
     if not rounds:
         return 2.0, 0.0, 190.0
     exports = [r["export"] for r in rounds]
@@ -37,7 +39,7 @@ def _measured(results: dict[str, Any]) -> tuple[float, float, float]:
     return ratio, per_task, item_bytes
 
 
-def terabyte_export(results: dict[str, Any]) -> dict[str, Any]:
+def terabyte_export(results: RunResults) -> dict[str, Any]:
     line_ratio, task_bytes_s, bench_item = _measured(results)
     budget = RCU * PERCENT
     bytes_s = budget * BYTES_PER_RCU_S

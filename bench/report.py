@@ -3,129 +3,56 @@
 from __future__ import annotations
 
 import os
-import statistics
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-TARGET_RATIO = 0.8
-
-
-def short_repr(value: Any, limit: int = 90) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def med(values: Iterable[float]) -> float:
-    values = list(values)
-    return float(statistics.median(values)) if values else 0.0
-
-
-def fmt(value: float, digits: int = 0) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-def table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def heap_label(run: dict[str, Any]) -> str:
-    label = str(run.get("driver_memory", "default"))
-    return "ddbpipe's default" if label.startswith("default") else label
-
-
-def met(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
-
-
-def _per_round_best(rounds: list[dict[str, Any]], key: str, kind: str) -> list[float]:
-    """Per round, the faster of the 2- and 4-thread runs of ``kind``."""
-    return [max((x["items_per_s"] for x in rnd[key] if x["kind"] == kind), default=0.0)
-            for rnd in rounds]
-
-
-def _best_threads(rounds: list[dict[str, Any]], key: str, kind: str) -> str:
-    wins = [max((x for x in rnd[key] if x["kind"] == kind),
-                key=lambda x: x["items_per_s"])["threads"] for rnd in rounds]
-    return "/".join(str(w) for w in wins)
+from bench import analysis
+from bench.numbers import TARGET_RATIO, derived, fmt, heap_label, med, met, ratio, table
+from bench.results import (
+    CPU_BENCH,
+    CPU_DYNALITE,
+    CPU_JVM,
+    CPU_JVM_CHILDREN,
+    CPU_MOTO,
+    CPU_OTHERS,
+    CPU_WAITED,
+    CPU_WALL,
+    JFR_RUNS,
+    MEM_DRIVER,
+    MEM_JVM,
+    MEM_PARTWRITER,
+    MEM_PYTHON_WORKER,
+    SEGMENTS_ONE_PER_TASK,
+    SEGMENTS_PLANNED,
+    STAGE_ITEMS,
+    THROTTLED_RUNS,
+    RunResults,
+)
 
 
 class Doc:
-    def __init__(self, results: dict[str, Any], doc_path: Path, root: Path) -> None:
+    """The document, composed section by section in reading order: the tables here, the prose
+    that reads them (``bench.analysis``) where it belongs."""
+
+    def __init__(self, results: RunResults, doc_path: Path, root: Path,
+                 charts: dict[str, Path] | None = None) -> None:
         self.r = results
         self.doc_path = doc_path
         self.root = root
+        self.charts = charts or {}
         self.parts: list[str] = []
 
     def add(self, *text: str) -> None:
         self.parts.extend(text)
 
-    def link(self, path: str) -> str:
+    def link(self, path: Path) -> str:
+        """``path`` (absolute, or relative to the checkout) as the document links it."""
         return os.path.relpath(self.root / path, self.doc_path.parent)
-
-    # ------------------------------------------------------------------ derived numbers
-
-    def derived(self) -> dict[str, Any]:
-        r = self.r
-        rounds = r["main"]["rounds"]
-        startup = [s["session"] + s["first_job"] for s in r["spark_startup"]]
-        d: dict[str, Any] = {"rounds": rounds, "startup": med(startup),
-                             "startup_all": startup}
-        read = {k: _per_round_best(rounds, "export_limit", k) for k in ("boto3", "raw")}
-        write = {k: _per_round_best(rounds, "import_limit", k) for k in ("boto3", "raw")}
-        d["read_kinds"], d["write_kinds"] = read, write
-        d["read_threads"] = {k: _best_threads(rounds, "export_limit", k) for k in read}
-        d["write_threads"] = {k: _best_threads(rounds, "import_limit", k) for k in write}
-        read_kind = max(read, key=lambda k: med(read[k]))
-        write_kind = max(write, key=lambda k: med(write[k]))
-        d["read_limit_name"] = f"{read_kind}, best of 2/4 threads"
-        d["write_limit_name"] = f"{write_kind}, best of 2/4 threads"
-        d["read_limit"] = med(read[read_kind])
-        d["read_boto3"] = med(read["boto3"])
-        d["write_limit"] = med(write[write_kind])
-        d["write_boto3"] = med(write["boto3"])
-        export_rates = [x["export"]["items_per_s_scan"] for x in rounds]
-        d["export_scan"] = med(export_rates)
-        d["export_scan_mb"] = med(x["export"]["mb_per_s_scan"] for x in rounds)
-        d["export_wall"] = med(x["export"]["wall"] for x in rounds)
-        d["export_scan_s"] = med(x["export"]["scan_seconds"] for x in rounds)
-        d["export_ratio"] = med(a / b for a, b in zip(export_rates, read[read_kind]))
-        d["export_ratio_boto3"] = med(a / b for a, b in zip(export_rates, read["boto3"]))
-        d["count_rate"] = med(x["connector_count"]["items_per_s"] for x in rounds)
-        d["pipe_rate"] = med(x["connector_pipe"]["items_per_s"] for x in rounds)
-        d["import_write"] = med(x["import"]["items_per_s_write"] for x in rounds)
-        d["import_skip_write"] = med(x["import_skip_validation"]["items_per_s_write"]
-                                     for x in rounds)
-        import_rates = [max(x["import"]["items_per_s_write"],
-                            x["import_skip_validation"]["items_per_s_write"]) for x in rounds]
-        d["import_best_write"] = med(import_rates)
-        d["import_wall"] = med(x["import"]["wall"] for x in rounds)
-        d["import_skip_wall"] = med(x["import_skip_validation"]["wall"] for x in rounds)
-        d["import_ratio"] = med(a / b for a, b in zip(import_rates, write[write_kind]))
-        d["import_ratio_boto3"] = med(a / b for a, b in zip(import_rates, write["boto3"]))
-        d["import_ratio_validated"] = med(x["import"]["items_per_s_write"] / b
-                                          for x, b in zip(rounds, write[write_kind]))
-        d["dump_backup"] = med(x["dynamodump"]["backup_seconds"] for x in rounds)
-        d["dump_restore"] = med(x["dynamodump"]["restore_seconds"] for x in rounds)
-        d["cli"] = all("cli" in x for x in rounds)
-        if d["cli"]:
-            d["export_cold"] = med(x["cli"]["export_seconds"] for x in rounds)
-            d["import_cold"] = med(x["cli"]["import_seconds"] for x in rounds)
-        else:
-            d["export_cold"] = d["startup"] + d["export_wall"]
-            d["import_cold"] = d["startup"] + d["import_wall"]
-        d["import_skip_cold"] = d["startup"] + d["import_skip_wall"]
-        return d
 
     # ------------------------------------------------------------------ sections
 
     def render(self) -> str:
-        r, d = self.r, self.derived()
+        r, d = self.r, derived(self.r)
         n = r["main"]["items"]
         m = r["machine"]
         s = r["settings"]
@@ -163,7 +90,7 @@ class Doc:
         self.memory()
         self.throttled()
         self.fidelity()
-        self.paper()
+        self.paper(d)
         return "\n".join(self.parts) + "\n"
 
     def summary(self, d: dict[str, Any], n: int) -> None:
@@ -216,7 +143,7 @@ class Doc:
                          + ". The JVM grows: the connector's page buffer (600 pages a task) "
                          "fills the heap; the partition writers stay flat",
                          met(mem_ok)))
-        for what in ("export", "import"):
+        for what in THROTTLED_RUNS:
             t = thr[what]
             rows.append((f"throttled {what} holds {t['percent']} x {t['capacity']}",
                          f"steady median {t['steady_median_units_per_s']:g} units/s vs "
@@ -408,13 +335,13 @@ class Doc:
              lambda rnd: rnd["import_skip_validation"]["cpu"]),
             ("dynamodump restore", lambda rnd: rnd["dynamodump"]["restore_cpu"]),
         ]
-        groups = ("dynalite", "jvm", "jvm children", "bench", "waited subprocesses", "moto",
-                  "others")
+        groups = (CPU_DYNALITE, CPU_JVM, CPU_JVM_CHILDREN, CPU_BENCH, CPU_WAITED, CPU_MOTO,
+                  CPU_OTHERS)
         rows: list[Sequence[Any]] = []
         for label, get in steps:
             cpus = [get(rnd) for rnd in rounds]
-            wall = med(c["wall"] for c in cpus)
-            cores = [med(c[g] / c["wall"] for c in cpus) for g in groups]
+            wall = med(c[CPU_WALL] for c in cpus)
+            cores = [med(c[g] / c[CPU_WALL] for c in cpus) for g in groups]
             rows.append((label, fmt(wall, 1), *(f"{x:.2f}" for x in cores),
                          f"{sum(cores):.2f}"))
         return rows
@@ -471,14 +398,14 @@ class Doc:
         self.jfr()
         self.add(
             "**Python stages, microseconds per item** (one thread, no profiler, "
-            f"{fmt(st['items'])} lines of the data file; the import path runs the first five "
+            f"{fmt(st[STAGE_ITEMS])} lines of the data file; the import path runs the first five "
             "in the task's main thread and validation + serialization + signing in its writer "
             "threads, all under one GIL per task):",
             "",
             table(("stage", "µs per item"),
-                  [(k, fmt(v, 1)) for k, v in st.items() if k != "items"]),
+                  [(k, fmt(v, 1)) for k, v in st.items() if k != STAGE_ITEMS]),
             "",
-            f"**Import task.** One import task (`importer._write`, 4 writer threads) alone on "
+            f"**Import task.** One import task (`importer.tasks.write`, 4 writer threads) alone on "
             f"the first {fmt(plain['items'])} lines of the file: "
             f"{fmt(plain['items_per_s'])} items/s without a profiler, "
             f"{fmt(p['import_task_no_validation']['items_per_s'])} items/s when its DynamoDB "
@@ -523,10 +450,10 @@ class Doc:
             "</details>",
             "",
         )
-        self.add("ANALYSIS_PLACEHOLDER", "")
+        self.add(analysis.why(self.r, d), "")
 
     def jfr(self) -> None:
-        j = self.r["profiles"].get("jfr") or {}
+        j = self.r["profiles"].get(JFR_RUNS[0]) or {}
         if "error" in j or not j:
             self.add(f"Java Flight Recorder: not available ({j.get('error', 'no JVM found')}).",
                      "")
@@ -583,10 +510,11 @@ class Doc:
                 "",
                 table(("segments", "items/s", "JVM µs per item"),
                       [(f"{seg['segments'][k]} ({k})", fmt(seg["items_per_s"][k]),
-                        fmt(seg["jvm_us_per_item"][k])) for k in ("planned", "one per task")]),
+                        fmt(seg["jvm_us_per_item"][k]))
+                       for k in (SEGMENTS_PLANNED, SEGMENTS_ONE_PER_TASK)]),
                 "",
             )
-        runs = [(k, prof[k]) for k in ("jfr", "jfr_matched")
+        runs = [(k, prof[k]) for k in JFR_RUNS
                 if k in prof and "error" not in prof[k] and "gc" in prof[k]]
         if len(runs) < 2:
             return
@@ -596,8 +524,8 @@ class Doc:
             rows.append((f"{x['read_capacity']:,}", f"{e['segments']} / {e['tasks']}",
                          fmt(e["items_per_s_scan"]), g["read_workers_started"],
                          fmt(g["heap_after_gc_max_mb"]), g["collections"],
-                         fmt(g["cpu_seconds"], 1), fmt(c["jvm"], 1),
-                         fmt(c["jvm"] / e["items"] * 1e6)))
+                         fmt(g["cpu_seconds"], 1), fmt(c[CPU_JVM], 1),
+                         fmt(c[CPU_JVM] / e["items"] * 1e6)))
         self.add(
             "**The connector's read workers and page buffer.** The connector (5.0.0, read from "
             "its source and checked against the jar's constants) starts one read worker per "
@@ -624,8 +552,8 @@ class Doc:
             rows.append((fmt(x["items"]), heap_label(x),
                          "done" if x.get("ok", True) else f"**failed**: {x.get('error', '')}",
                          fmt(x["seconds"], 1), fmt(x["peak_total_mb"]),
-                         fmt(kinds.get("driver", 0)), fmt(kinds.get("jvm", 0)),
-                         fmt(kinds.get("python_worker", 0) + kinds.get("partwriter", 0)),
+                         fmt(kinds.get(MEM_DRIVER, 0)), fmt(kinds.get(MEM_JVM, 0)),
+                         fmt(kinds.get(MEM_PYTHON_WORKER, 0) + kinds.get(MEM_PARTWRITER, 0)),
                          x["max_processes"]))
         self.add(
             "## 2. Memory",
@@ -664,7 +592,7 @@ class Doc:
             )
         prof = self.r["profiles"]
         live = [f"{fmt(prof[k]['gc']['heap_after_gc_max_mb'])} MB with `--read-capacity "
-                f"{prof[k]['read_capacity']}`" for k in ("jfr", "jfr_matched")
+                f"{prof[k]['read_capacity']}`" for k in JFR_RUNS
                 if "gc" in prof.get(k, {})]
         self.add(
             "What grows is the JVM, and it is the connector's page buffer, not ddbpipe's code: "
@@ -707,7 +635,7 @@ class Doc:
             "",
         )
         rows: list[Sequence[Any]] = []
-        for what in ("export", "import"):
+        for what in THROTTLED_RUNS:
             t = thr[what]
             rows.append((what, fmt(t["items"]), fmt(t["seconds"], 1), t["active_seconds"],
                          f"{t['target_units_per_s']:g}", f"{t['steady_median_units_per_s']:g}",
@@ -718,8 +646,8 @@ class Doc:
                         "steady median units/s", "median / target", "units (proxy)",
                         "units (ddbpipe's report)", "achieved percent (ddbpipe)",
                         "throttled requests"), rows), "")
-        for what in ("export", "import"):
-            chart = thr[what].get("chart")
+        for what in THROTTLED_RUNS:
+            chart = self.charts.get(what)
             if chart:
                 self.add(f"![throttled {what}]({self.link(chart)})", "")
         e = thr["export"]
@@ -767,7 +695,7 @@ class Doc:
                            [(k, f"`{v['source']}`", f"`{v['dynamodump']}`")
                             for k, v in f["dynamodump_examples"].items()]), "")
 
-    def paper(self) -> None:
+    def paper(self, d: dict[str, Any]) -> None:
         p = self.r["paper"]
         rows: list[Sequence[Any]] = []
         for row in p["rows"]:
@@ -784,13 +712,13 @@ class Doc:
             "",
             table(("what", "arithmetic", "value"), rows),
             "",
-            "PAPER_PLACEHOLDER",
+            analysis.paper_notes(self.r, d),
             "",
         )
 
 
-def render(results: dict[str, Any], doc_path: Path, root: Path) -> str:
-    from bench import analysis
-
-    text = Doc(results, doc_path, root).render()
-    return analysis.fill(text, results)
+def render(results: RunResults, doc_path: Path, root: Path,
+           charts: dict[str, Path] | None = None) -> str:
+    """docs/benchmarks.md (without the marked sections) from ``results``; ``charts`` maps each
+    throttled run to its chart, linked relative to ``doc_path``."""
+    return Doc(results, doc_path, root, charts).render()

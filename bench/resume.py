@@ -14,7 +14,6 @@ Results: ``bench/results/resume.json`` and the section between the ``resume`` ma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shlex
@@ -28,16 +27,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench import results as saved_results
+from bench.items import bench_item
+from bench.results import ResumeResults
+from bench.sections import Section
+from bench.stack import BUCKET, Stack, set_local_credentials
+from ddbpipe import layout
+from ddbpipe.export import state
+from ddbpipe_dev import sample
 
-from bench.items import bench_item  # noqa: E402
-from bench.sections import Section  # noqa: E402
-from bench.stack import BUCKET, Stack, set_local_credentials  # noqa: E402
-from ddbpipe import layout  # noqa: E402
-from ddbpipe.export import state  # noqa: E402
-from ddbpipe_dev import sample  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SPLITS_PER_TASK = 8  # what a table that scans for > 15 minutes gets (capacity.MAX_SPLITS_PER_TASK)
 KILL_AT = 0.8
@@ -125,7 +124,7 @@ def export_round(stack: Stack, table: str, n: int, label: str) -> dict[str, Any]
             "folder": folder_full[1]}
 
 
-def import_round(stack: Stack, source: str, n: int, label: str) -> Optional[dict[str, Any]]:
+def import_round(stack: Stack, source: str, n: int, label: str) -> dict[str, Any]:
     target = f"resume-import-{label}"
     stack.create_table(target)
     t0 = time.monotonic()
@@ -162,7 +161,7 @@ def table_rows(kind: str, rounds: list[dict[str, Any]], unit: str) -> list[str]:
     ]
 
 
-def render(results: dict[str, Any], command: str) -> str:
+def render(results: ResumeResults, command: str) -> str:
     lines = [
         BEGIN,
         "## 6. Resume after a stop",
@@ -194,33 +193,26 @@ def render(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def kept_section(doc: Path) -> str:
-    """This benchmark's section of ``doc`` (``bench.run`` rewrites the rest and keeps it)."""
-    return SECTION.kept(doc)
-
-
-def write_doc(section: str) -> None:
-    SECTION.write(DOC, section)
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resume")
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-import", action="store_true", help="measure the export only")
-    parser.add_argument("--render", metavar="RESULTS_JSON",
-                        help="only render docs/benchmarks.md from a saved results file")
+    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
+                        help="only render docs/benchmarks.md from a saved results file (the "
+                             "same as python -m bench.summarize RESULTS_JSON)")
     args = parser.parse_args(argv)
     if args.render:
-        saved = json.loads(Path(args.render).read_text())
-        write_doc(render(saved, saved["command"]))
-        return 0
+        from bench import summarize
+
+        return summarize.main([str(args.render), "--doc", str(DOC)])
     command = "python -m bench.resume " + shlex.join(argv if argv is not None else sys.argv[1:])
     set_local_credentials()
     logs = ROOT / "bench" / "results" / "resume-logs"
     logs.mkdir(parents=True, exist_ok=True)
     stack = Stack.start(logs)
-    results: dict[str, Any] = {"items": args.items, "runs": args.runs, "load": os.getloadavg(),
+    results: ResumeResults = {"items": args.items, "runs": args.runs,
+                              "load": list(os.getloadavg()),
                                "command": command,
                                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                "export": [], "import": []}
@@ -240,9 +232,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         stack.stop()
     if args.no_import:
         results["import_note"] = "not measured in this run (--no-import)"
-    out = ROOT / "bench" / "results" / "resume.json"
-    out.write_text(json.dumps(results, indent=2))
-    write_doc(render(results, command))
+    out = saved_results.save(saved_results.RESULTS_DIR / "resume.json", "resume", results)
+    from bench import summarize
+
+    summarize.summarize([out], DOC)
     print(render(results, command))
     return 0
 

@@ -15,8 +15,12 @@ in one run:
 3. Throttled export and import through the capacity proxy, with charts.
 4. The arithmetic of a 1 TB export at 40,000 RCU.
 
-Writes ``docs/benchmarks.md`` and charts under ``docs/img/`` (``--quick``: under
-``bench/results/`` only) and the raw numbers to ``bench/results/*.json``.
+Measures into ``bench/results/bench-<UTC stamp>.json`` (``bench.results`` defines its fields),
+then renders ``docs/benchmarks.md`` and the charts under ``docs/img/`` from that file alone with
+``bench.summarize`` (``--quick``: the document and charts under ``bench/results/`` only); ``python
+-m bench.summarize FILE`` renders a saved file again. Run it from the checkout as ``python -m
+bench.run`` (what ``make bench`` does): the throttled runs use the capacity proxy of
+``tests/support/``, which is not installed.
 """
 
 from __future__ import annotations
@@ -37,13 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence, TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # tests.support.capacity_proxy is imported from the checkout
-    sys.path.insert(0, str(ROOT))
-
-from bench import (  # noqa: E402
+from bench import (
     cpu,
     dynamodump,
     fidelity,
@@ -51,14 +51,26 @@ from bench import (  # noqa: E402
     jfr,
     limits,
     memory,
-    memory_bound,
     paper,
     profiling,
-    report,
-    resume,
     stages,
+    summarize,
 )
-from bench.stack import BUCKET, HIGH_CAPACITY, Stack, set_local_credentials  # noqa: E402
+from bench.numbers import short_repr
+from bench.results import (
+    CPU_JVM,
+    JFR_RUNS,
+    LIMIT_CONTENDERS,
+    SEGMENTS_ONE_PER_TASK,
+    SEGMENTS_PLANNED,
+    Main,
+    Round,
+    RunResults,
+)
+from bench.results import save as save_results
+from bench.stack import BUCKET, HIGH_CAPACITY, Stack, set_local_credentials
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MAIN = "bench-main"
 #: ddbpipe's export of the main table: the highest read percent and a capacity far above what
@@ -93,7 +105,6 @@ class Settings:
     img_dir: Path
     results_dir: Path
     command: str
-    render: Optional[Path] = None
 
 
 def log(message: str) -> None:
@@ -266,8 +277,8 @@ def phase_fidelity(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: 
     examples = {}
     for attribute in list(theirs["attributes_differing"])[:6]:
         before, after = fidelity.example_difference(source, restored, attribute)
-        examples[attribute] = {"source": report.short_repr(before),
-                               "dynamodump": report.short_repr(after)}
+        examples[attribute] = {"source": short_repr(before),
+                               "dynamodump": short_repr(after)}
     for name in (src, via_ddbpipe, via_dump):
         stack.drop_table(name)
     shutil.rmtree(folder, ignore_errors=True)
@@ -338,7 +349,7 @@ def cli_cold(stack: Stack, work: Path, label: str) -> dict[str, Any]:
 
 
 def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path,
-               settings: Settings) -> dict[str, Any]:
+               settings: Settings) -> Main:
     n = settings.items
     log(f"pre-generating {n} items for the write limits")
     wire = items.wire_batches(n)
@@ -347,12 +358,12 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
     warm, warm_wall = export_main(spark, stack, "warmup")
     stack.delete_prefix("warmup/")
     meter = cpu.CpuMeter(stack.dynalite.pid, stack.moto.pid, cpu.find_jvm())
-    all_contenders = [("boto3", 2), ("boto3", 4), ("raw", 2), ("raw", 4)]
-    runs: list[dict[str, Any]] = []
+    all_contenders = list(LIMIT_CONTENDERS)
+    runs: list[Round] = []
     previous_folder: Optional[str] = None
     for r in range(settings.runs):
         log(f"round {r + 1}/{settings.runs}")
-        rnd: dict[str, Any] = {"round": r + 1}
+        rnd: Round = {"round": r + 1}
         rnd["export_limit"] = export_limits(stack, meter, all_contenders)
 
         (result, wall), used = measured(
@@ -366,12 +377,14 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
             stack.delete_prefix(previous_folder.split(f"{BUCKET}/", 1)[1])
         previous_folder = str(result.folder)
 
-        for mode in ("count", "pipe"):
+        probes: tuple[tuple[str, Literal["connector_count", "connector_pipe"]], ...] = (
+            ("count", "connector_count"), ("pipe", "connector_pipe"))
+        for mode, probe in probes:
             (got, secs), used = measured(meter, partial(
                 profiling.connector_read, spark, stack.aws, MAIN, EXPORT_PERCENT,
                 EXPORT_READ_CAPACITY, mode))
-            rnd[f"connector_{mode}"] = {"items": got, "seconds": secs, "items_per_s": got / secs,
-                                        "cpu": used}
+            rnd[probe] = {"items": got, "seconds": secs, "items_per_s": got / secs,
+                          "cpu": used}
             log(f"  connector -> {mode}: {got} items in {secs:.1f} s ({got / secs:,.0f}/s)")
 
         rnd["import_limit"] = import_limits(stack, meter, all_contenders, wire, boto)
@@ -381,7 +394,8 @@ def phase_main(spark: Any, stack: Stack, dump: dynamodump.Dynamodump, work: Path
             stack.drop_table(target)
             (imported, iwall), used = measured(meter, partial(
                 import_into, spark, stack, result.folder, target, skip_validation=skip))
-            key = "import_skip_validation" if skip else "import"
+            key: Literal["import", "import_skip_validation"] = \
+                "import_skip_validation" if skip else "import"
             rnd[key] = {**import_dict(imported, iwall), "cpu": used}
             log(f"  ddbpipe import (skip_validation={skip}): {imported.written} items, writes "
                 f"{imported.write_seconds:.1f} s ({rnd[key]['items_per_s_write']:,.0f}/s), "
@@ -505,8 +519,8 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
         log("  cProfile: one import task")
         stats_out, seconds, main_stats, thread_stats = profiling.profiled(one_task)
         out["import_task"] = {
-            "items": stats_out[0]["written"], "seconds": seconds,
-            "items_per_s": stats_out[0]["written"] / seconds,
+            "items": stats_out[-1].stats.written, "seconds": seconds,
+            "items_per_s": stats_out[-1].stats.written / seconds,
             "main": {
                 "parse_seconds": profiling.cumulative(main_stats, "formats/datapipeline.py",
                                                       "line_to_item"),
@@ -549,18 +563,18 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
     planned = capacity.plan_read(TableInfo.from_description(info, stack.aws.region),
                                  EXPORT_PERCENT, int(spark.sparkContext.defaultParallelism),
                                  EXPORT_READ_CAPACITY)
-    seg_runs: dict[str, list[dict[str, float]]] = {"planned": [], "one per task": []}
-    for label in ("planned", "one per task") * 3:
-        override = None if label == "planned" else planned.tasks
+    seg_runs: dict[str, list[dict[str, float]]] = {SEGMENTS_PLANNED: [], SEGMENTS_ONE_PER_TASK: []}
+    for label in (SEGMENTS_PLANNED, SEGMENTS_ONE_PER_TASK) * 3:
+        override = None if label == SEGMENTS_PLANNED else planned.tasks
         (got, secs), used = measured(meter, partial(
             profiling.connector_read, spark, stack.aws, MAIN, EXPORT_PERCENT,
             EXPORT_READ_CAPACITY, "count", override))
         seg_runs[label].append({"items_per_s": got / secs,
-                                "jvm_us_per_item": used["jvm"] / got * 1e6})
+                                "jvm_us_per_item": used[CPU_JVM] / got * 1e6})
         log(f"  connector count, {label} segments: {got / secs:,.0f} items/s, "
-            f"{used['jvm'] / got * 1e6:.0f} µs of JVM per item")
+            f"{used[CPU_JVM] / got * 1e6:.0f} µs of JVM per item")
     out["segments_experiment"] = {
-        "segments": {"planned": planned.segments, "one per task": planned.tasks},
+        "segments": {SEGMENTS_PLANNED: planned.segments, SEGMENTS_ONE_PER_TASK: planned.tasks},
         "runs": seg_runs,
         "items_per_s": {k: median([x["items_per_s"] for x in v]) for k, v in seg_runs.items()},
         "jvm_us_per_item": {k: median([x["jvm_us_per_item"] for x in v])
@@ -573,7 +587,7 @@ def phase_profiles(spark: Any, stack: Stack, folder: str, work: Path,
         # above what dynalite serves, so the connector keeps adding read workers) and with one
         # whose budget is about what the table served in the rounds.
         matched = max(134, math.ceil(1.2 * consumed_rcu_s / EXPORT_PERCENT))
-        for key, read_capacity in (("jfr", EXPORT_READ_CAPACITY), ("jfr_matched", matched)):
+        for key, read_capacity in zip(JFR_RUNS, (EXPORT_READ_CAPACITY, matched)):
             log(f"  Java Flight Recorder during one more export (--read-capacity "
                 f"{read_capacity})")
             recording = work / f"export-{read_capacity}.jfr"
@@ -668,12 +682,6 @@ def phase_throttled(spark: Any, stack: Stack, settings: Settings) -> dict[str, A
                                                proxy.timeseries(table=write_table))
     for what, run in out.items():
         unit = "RCU" if what == "export" else "WCU"
-        verb = "read" if what == "export" else "write"
-        path = settings.img_dir / f"throttled-{what}.png"
-        title = (f"ddbpipe {what}, {verb} percent {run.percent} of {run.capacity} {unit} "
-                 "(capacity proxy, per second)")
-        throttled.chart(run, path, title)
-        run.chart = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
         log(f"  throttled {what}: steady median {run.steady_median:g} {unit}/s vs target "
             f"{run.target:g} over {len(run.steady())} s; {run.throttled} throttled")
     for name in (read_table, write_src, write_table):
@@ -692,9 +700,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> Settings:
                                                  "(default 3; --quick: 1)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small tables, results under bench/results/ only")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="measure nothing: write the document again from the raw results "
-                             "of an earlier run")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     results = ROOT / "bench" / "results"
@@ -713,7 +718,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> Settings:
         img_dir=results / "img" if quick else ROOT / "docs" / "img",
         results_dir=results,
         command=command,
-        render=args.render,
     )
     if settings.items < 1 or settings.runs < 1:
         parser.error("--items and --runs must be >= 1")
@@ -723,13 +727,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> Settings:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(argv)
-    if settings.render:
-        earlier = json.loads(settings.render.read_text())
-        out = settings.out_doc if not earlier["settings"]["quick"] else \
-            settings.results_dir / "benchmarks-quick.md"
-        out.write_text(report.render(earlier, out, ROOT))
-        log(f"wrote {out} from {settings.render}")
-        return 0
     try:
         import matplotlib  # noqa: F401
         import psutil  # noqa: F401
@@ -743,7 +740,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work = ROOT / ".cache" / "bench" / f"run-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
     settings.results_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"command": settings.command, "settings": {
+    results: RunResults = {"command": settings.command, "settings": {
         "items": settings.items, "runs": settings.runs, "quick": settings.quick,
         "memory_sizes": settings.memory_sizes, "fidelity_items": settings.fidelity_items,
         "export_percent": EXPORT_PERCENT, "export_read_capacity": EXPORT_READ_CAPACITY,
@@ -798,8 +795,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 log("profiles of the Python task paths")
                 consumed = median([x["export"]["read_units"] / x["export"]["scan_seconds"]
                                    for x in results["main"]["rounds"]])
-                results["profiles"] = phase_profiles(
-                    spark, stack, results["main"]["last_export_folder"], work, consumed)
+                last_folder = results["main"]["last_export_folder"]
+                assert last_folder, "every round exports"
+                results["profiles"] = phase_profiles(spark, stack, last_folder, work, consumed)
                 stack.delete_prefix("main/")
         assert spark is not None
         log("throttled runs through the capacity proxy")
@@ -810,15 +808,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stack.stop()
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         results["total_seconds"] = time.monotonic() - started
-        json_path.write_text(json.dumps(results, indent=1, default=str))
+        save_results(json_path, "run", results)
         log(f"raw results: {json_path}")
     results["paper"] = paper.terabyte_export(results)
-    json_path.write_text(json.dumps(results, indent=1, default=str))
-    settings.out_doc.parent.mkdir(parents=True, exist_ok=True)
-    # measured by `python -m bench.resume` and `python -m bench.memory_bound`
-    kept = resume.kept_section(settings.out_doc) + memory_bound.SECTION.kept(settings.out_doc)
-    settings.out_doc.write_text(report.render(results, settings.out_doc, ROOT) + kept)
-    log(f"wrote {settings.out_doc} in {results['total_seconds'] / 60:.1f} min")
+    save_results(json_path, "run", results)
+    # The document and charts from the saved file alone; the sections of `python -m
+    # bench.resume` and `python -m bench.memory_bound` stay as the document has them.
+    summarize.summarize([json_path], settings.out_doc, settings.img_dir)
+    log(f"wrote {settings.out_doc} in {results['total_seconds'] / 60:.1f} min "
+        f"(again from the results: python -m bench.summarize {json_path})")
     shutil.rmtree(work / "dump-main", ignore_errors=True)
     return 0
 

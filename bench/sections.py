@@ -1,6 +1,7 @@
 """Sections of docs/benchmarks.md that a benchmark of its own writes between two markers.
 
-``bench.run`` rewrites the document and keeps every such section as it found it; each benchmark
+``bench.summarize`` renders the document from a ``bench.run`` results file and keeps every such
+section as it found it unless it is given that section's results file too; each benchmark
 (``bench.resume``, ``bench.memory_bound``) replaces only its own.
 """
 
@@ -29,13 +30,14 @@ class Section:
             return ""
         return "\n" + text[text.index(self.begin):text.index(self.end) + len(self.end)] + "\n"
 
-    def write(self, doc: Path, section: str) -> None:
-        """Replace this section of ``doc`` by ``section`` (which carries the markers), or add
-        it at the end."""
-        text = doc.read_text()
+    def replaced(self, text: str, section: str) -> str:
+        """``text`` with this section replaced by ``section`` (which carries the markers), or
+        with it added at the end."""
         if self.begin in text:
-            text = (text[:text.index(self.begin)] + section
+            return (text[:text.index(self.begin)] + section
                     + text[text.index(self.end) + len(self.end) + 1:])
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        doc.write_text(text)
+        return text.rstrip("\n") + "\n\n" + section
+
+    def write(self, doc: Path, section: str) -> None:
+        """Replace this section of ``doc`` by ``section``, or add it at the end."""
+        doc.write_text(self.replaced(doc.read_text(), section))

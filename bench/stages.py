@@ -13,6 +13,18 @@ import json
 import time
 from typing import Any, Callable
 
+from bench.results import (
+    STAGE_ITEM_SIZE,
+    STAGE_ITEMS,
+    STAGE_KEY_OF,
+    STAGE_LEAN_DUMPS,
+    STAGE_LEAN_WIRE,
+    STAGE_LINE_TO_ITEM,
+    STAGE_SERIALIZE,
+    STAGE_SIGN,
+    STAGE_SPLIT,
+    STAGE_VALIDATE,
+)
 from ddbpipe import formats
 from ddbpipe.aws import AwsConfig, client, session
 
@@ -52,26 +64,29 @@ def measure(data: bytes, aws: AwsConfig, table: str = "t") -> dict[str, float]:
     lines = [x for x in data.split(b"\n") if x.strip()]
     n = len(lines)
     texts = [x.decode("utf-8") for x in lines]
-    out: dict[str, float] = {"items": float(n)}
-    out["split lines"] = _per_item(lambda: [x for x in data.split(b"\n") if x.strip()], n)
+    out: dict[str, float] = {STAGE_ITEMS: float(n)}
+    out[STAGE_SPLIT] = _per_item(lambda: [x for x in data.split(b"\n") if x.strip()], n)
     items: list[dict[str, Any]] = []
-    out["codec.line_to_item"] = _per_item(
+    out[STAGE_LINE_TO_ITEM] = _per_item(
         lambda: items.extend(formats.line_to_item(t) for t in texts), n)
-    out["codec.item_size"] = _per_item(lambda: [formats.item_size(i) for i in items], n)
-    out["codec.key_of"] = _per_item(lambda: [formats.key_of(i, ("pk",)) for i in items], n)
+    out[STAGE_ITEM_SIZE] = _per_item(lambda: [formats.item_size(i) for i in items], n)
+    out[STAGE_KEY_OF] = _per_item(lambda: [formats.key_of(i, ("pk",)) for i in items], n)
     ddb = client(aws, "dynamodb")
     model = ddb.meta.service_model.operation_model("BatchWriteItem")
     batches = [{"RequestItems": {table: [{"PutRequest": {"Item": i}} for i in items[k:k + 25]]},
                 "ReturnConsumedCapacity": "TOTAL"} for k in range(0, n, 25)]
 
+    shape = model.input_shape
+    assert shape is not None  # BatchWriteItem has an input
+
     def validate() -> None:
         for b in batches:
-            validate_parameters(b, model.input_shape)
+            validate_parameters(b, shape)
 
-    out["botocore validate (BatchWriteItem)"] = _per_item(validate, n)
+    out[STAGE_VALIDATE] = _per_item(validate, n)
     serializer = create_serializer(model.metadata["protocol"], include_validation=False)
     requests: list[Any] = []
-    out["botocore serialize (BatchWriteItem)"] = _per_item(
+    out[STAGE_SERIALIZE] = _per_item(
         lambda: requests.extend(serializer.serialize_to_request(b, model) for b in batches), n)
     creds = session(aws).get_credentials()
     if creds is None:
@@ -85,11 +100,11 @@ def measure(data: bytes, aws: AwsConfig, table: str = "t") -> dict[str, float]:
                              headers={"X-Amz-Target": "DynamoDB_20120810.BatchWriteItem"})
             signer.add_auth(req)
 
-    out["SigV4 signing (per item, 25 a request)"] = _per_item(sign, n)
+    out[STAGE_SIGN] = _per_item(sign, n)
     wire: list[dict[str, Any]] = []
-    out["lean: line -> wire JSON item"] = _per_item(
+    out[STAGE_LEAN_WIRE] = _per_item(
         lambda: wire.extend(line_to_wire(x) for x in lines), n)
-    out["lean: request body json.dumps"] = _per_item(
+    out[STAGE_LEAN_DUMPS] = _per_item(
         lambda: [json.dumps({"RequestItems": {table: [{"PutRequest": {"Item": i}}
                                                        for i in wire[k:k + 25]]}})
                  for k in range(0, n, 25)], n)

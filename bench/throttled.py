@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 #: Seconds dropped at each end of a run's traffic before taking the steady-state median.
 EDGE_SECONDS = 2
@@ -29,7 +29,13 @@ class ThrottledRun:
     ddbpipe_units: float
     ddbpipe_achieved_percent: float
     series: list[dict[str, Any]] = field(default_factory=list)
-    chart: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> ThrottledRun:
+        """A run back from what :meth:`as_dict` saved (the summarizer draws its chart)."""
+        return cls(saved["what"], saved["table"], saved["capacity"], saved["percent"],
+                   saved["items"], saved["seconds"], saved["ddbpipe_units"],
+                   saved["ddbpipe_achieved_percent"], list(saved["series"]))
 
     @property
     def target(self) -> float:
@@ -72,7 +78,14 @@ class ThrottledRun:
                 "proxy_total_units": self.proxy_total_units, "proxy_throttled": self.throttled,
                 "ddbpipe_units": self.ddbpipe_units,
                 "ddbpipe_achieved_percent": self.ddbpipe_achieved_percent,
-                "chart": self.chart, "series": self.series}
+                "series": self.series}
+
+
+def title(run: ThrottledRun) -> str:
+    unit = "RCU" if run.what == "export" else "WCU"
+    verb = "read" if run.what == "export" else "write"
+    return (f"ddbpipe {run.what}, {verb} percent {run.percent} of {run.capacity} {unit} "
+            "(capacity proxy, per second)")
 
 
 def chart(run: ThrottledRun, path: Path, title: str) -> None:
