@@ -47,7 +47,9 @@ class Dynamodump:
     log: Path
 
     def _run(self, args: list[str], cwd: Path) -> float:
-        cmd = [str(self.exe), "-r", self.region, "--host", "127.0.0.1",
+        # through the venv's own python: the script's shebang names the folder the venv was
+        # made in, which may have moved (a copied or symlinked checkout)
+        cmd = [str(self.exe.parent / "python"), str(self.exe), "-r", self.region, "--host", "127.0.0.1",
                "--port", str(self.dynalite.port), "--accessKey", "a", "--secretKey", "b",
                "--log", "INFO", *args]
         started = time.monotonic()

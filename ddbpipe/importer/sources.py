@@ -466,7 +466,19 @@ def read_items(chunks: Iterator[bytes], url: str, line_format: LineFormat,
     """``(line number, item)`` of one data file, each line parsed once: in the wire form the
     import sends, or with binary as ``bytes`` (``wire=False``; :func:`line_parser`). Blank lines
     are skipped; a bad line raises an error naming ``url`` and the line number."""
-    return _read(line_parser(line_format, wire), chunks, url, line_format)
+    return ((n, item) for n, item, _ in _read(line_parser(line_format, wire), chunks, url,
+                                              line_format))
+
+
+#: The line formats whose lines are at least as long in bytes as their items' DynamoDB size
+#: (:func:`~ddbpipe.formats.item_size`): every value is a typed JSON object (``{"s":...}``, 6
+#: bytes or more around it), which outweighs the 1 byte DynamoDB adds per list or map element;
+#: strings and names are their UTF-8 or longer escapes, numbers their digits in quotes (DynamoDB
+#: counts about half), binary its base64 (4/3 of the bytes). So a line of at most 1,024 bytes
+#: is an item of one write unit, without computing its size. (Not ION: ``[]`` is 2 bytes where
+#: DynamoDB counts 3.)
+SIZE_BOUNDED_BY_LINE: frozenset[LineFormat] = frozenset(
+    {"datapipeline", "native-json", "native-json-changes"})
 
 
 def _wire_change(change: formats.Change) -> formats.Change:
@@ -481,6 +493,12 @@ def read_changes(chunks: Iterator[bytes], url: str,
     """``(line number, change)`` of one data file: a wire item to put or, in an incremental
     export, a :class:`~ddbpipe.formats.Deletion` of a wire key; otherwise as
     :func:`read_items`."""
+    return ((n, change) for n, change, _ in read_sized_changes(chunks, url, line_format))
+
+
+def read_sized_changes(chunks: Iterator[bytes], url: str, line_format: LineFormat
+                       ) -> Iterator[tuple[int, formats.Change, int]]:
+    """:func:`read_changes` with each line's length in bytes (see :data:`SIZE_BOUNDED_BY_LINE`)."""
     if line_format == "native-json-changes":
         return _read(lambda text: _wire_change(formats.json_change(text)), chunks, url,
                      line_format)
@@ -494,7 +512,8 @@ _T = TypeVar("_T")
 
 
 def _read(parse: Callable[[str], _T], chunks: Iterator[bytes], url: str,
-          line_format: LineFormat) -> Iterator[tuple[int, _T]]:
+          line_format: LineFormat) -> Iterator[tuple[int, _T, int]]:
+    """``(line number, parsed line, the line's length in bytes)``."""
     ion = line_format in ("native-ion", "native-ion-changes")
     for number, raw in enumerate(iter_lines(chunks, url), start=1):
         try:
@@ -506,7 +525,7 @@ def _read(parse: Callable[[str], _T], chunks: Iterator[bytes], url: str,
         if not text.strip() or (ion and text.strip() == "$ion_1_0"):
             continue
         try:
-            yield number, parse(text)
+            yield number, parse(text), len(raw)
         except ExportFormatError as err:
             raise formats.with_context(err, f"{url} line {number}") from err
 

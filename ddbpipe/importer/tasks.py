@@ -28,10 +28,12 @@ from ddbpipe.aws import AwsConfig, client, credentials
 from ddbpipe.errors import DdbpipeError, ExportFormatError
 from ddbpipe.importer.sources import (
     CHANGE_FORMATS,
+    SIZE_BOUNDED_BY_LINE,
     DataFile,
     LineFormat,
     read_changes,
     read_items,
+    read_sized_changes,
     s3_chunks,
 )
 from ddbpipe.importer.state import Recorder, Unit, in_ranges
@@ -160,6 +162,7 @@ def write(task: TaskConfig,
     keys = [k["AttributeName"] for k in task.key_schema]
     check = _change_checker(task)
     patience = task.patience()
+    one_unit = task.line_format in SIZE_BOUNDED_BY_LINE
     units = _Units(task) if task.recorder is not None else None
     beacon = Beacon(s3, task.recorder.progress) if task.recorder is not None else None
     moved_items = moved_bytes = moved_units = 0  # this task's, for its progress beacon
@@ -176,8 +179,8 @@ def write(task: TaskConfig,
                     first = 1  # the unit being written: its first line, items, write units
                     items = cost = last = 0
                     with failures.about(f.url):
-                        for number, item in read_changes(s3_chunks(s3, f.url), f.url,
-                                                         task.line_format):
+                        for number, item, size in read_sized_changes(
+                                s3_chunks(s3, f.url), f.url, task.line_format):
                             count += 1
                             last = number
                             if done and in_ranges(number, done):  # written by an earlier run
@@ -198,8 +201,8 @@ def write(task: TaskConfig,
                                     "into a table with its key schema.")
                             if isinstance(item, formats.Deletion):  # an incremental export's
                                 put = writer.delete(item.key)
-                            else:
-                                put = writer.put(item)
+                            else:  # a short line is an item of one write unit
+                                put = writer.put(item, 1 if one_unit and size <= 1024 else None)
                             cost += put
                             items += 1
                             read += 1

@@ -90,9 +90,11 @@ class BatchWriter:
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
 
-    def put(self, item: formats.Item) -> int:
-        """Queue wire ``item``; returns the write units it costs (DynamoDB's size rule)."""
-        units = formats.write_units(formats.item_size(item))
+    def put(self, item: formats.Item, units: Optional[int] = None) -> int:
+        """Queue wire ``item``; returns the write units it costs (DynamoDB's size rule), unless
+        the caller knows them (``units``: a line too short to be more than one)."""
+        if units is None:
+            units = formats.write_units(formats.item_size(item))
         self._add({"PutRequest": {"Item": item}}, item, units)
         return units
 

@@ -373,3 +373,38 @@ def test_a_proxy_in_the_way_sends_through_botocore(monkeypatch: pytest.MonkeyPat
     configured = aws.client("dynamodb", config=boto3.session.Config(
         proxies={"https": "http://proxy.internal:3128"}))
     assert isinstance(sender_for(configured, "T", creds), ClientSender)
+
+
+# --- a short line is an item of one write unit ---------------------------------------------------
+
+#: Items where DynamoDB's size comes closest to the line's length: one-letter names, empty
+#: lists and maps nested (3 bytes each plus 1 per element), single digits, empty binary.
+TIGHT = [
+    {"a": {"L": [{"L": []}] * 40}},
+    {"a": {"M": {chr(97 + i): {"M": {}} for i in range(26)}}},
+    {"a": {"L": [{"NULL": True}, {"BOOL": False}, {"N": "0"}, {"B": b""}, {"S": ""}] * 8}},
+    {"a": {"NS": [str(i) for i in range(100)]}, "b": {"BS": [bytes([i]) for i in range(50)]}},
+    {"\u00e9": {"S": "\U0001f600" * 30}, "\ud7ff": {"SS": ["\u2028", "\x00"]}},
+]
+
+
+@pytest.mark.parametrize("item", TIGHT)
+def test_json_lines_are_never_shorter_than_their_items_size(item: dict) -> None:
+    from ddbpipe.importer.sources import SIZE_BOUNDED_BY_LINE
+
+    assert SIZE_BOUNDED_BY_LINE == {"datapipeline", "native-json", "native-json-changes"}
+    for to_line in (formats.item_to_line, item_to_native_line):
+        assert len(to_line(item).encode("utf-8")) >= formats.item_size(item)
+    # ION is not bounded: an empty list is 2 bytes there, 3 to DynamoDB
+    assert len(item_to_ion_line({"a": {"L": [{"L": []}] * 40}}).encode()) < \
+        formats.item_size({"a": {"L": [{"L": []}] * 40}})
+
+
+@PROPERTY
+@given(items(key_schema={"pk": "S"}))
+def test_generated_json_lines_bound_their_items_size(item: dict) -> None:
+    size = formats.item_size(item)
+    for null_key in formats.NULL_KEYS:
+        assert len(formats.item_to_line(item, null_key=null_key).encode("utf-8")) >= size
+    assert len(item_to_native_line(item).encode("utf-8")) >= size
+    assert len(item_to_native_line(item, ascii_only=True).encode("utf-8")) >= size
