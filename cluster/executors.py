@@ -19,6 +19,11 @@ dry run. The numbers (docs/decisions.md, "Executor sizing on EMR"):
 * A heap stays under 31 GiB, where the JVM still compresses object pointers.
 * Every node keeps room for the YARN application master of a client-mode job
   (``spark.yarn.am.memory`` 512 MiB + 384 MiB), since YARN may place it on any core node.
+* An executor commits and touches its whole heap when it starts (:func:`heap_java_options`):
+  the heap is sized for its tasks' buffers, which any table of more than a few buffers' worth
+  of items fills, and YARN reserves it for the container anyway, so the executor's memory is
+  the same from its first second whatever the table (docs/decisions.md, "Export memory is
+  bounded by bytes").
 
 Of the layouts that fit the node's YARN memory and vCPUs, the one with the most tasks wins, then
 the one with fewer, larger executors. Dynamic allocation is off and ``spark.default.parallelism``
@@ -86,6 +91,15 @@ def executor_heap_mb(cores: int) -> int:
     return cores * TASK_BUFFER_MB + EXECUTOR_BASE_MB
 
 
+def heap_java_options(heap: str) -> str:
+    """JVM options that commit a heap of ``heap`` (a JVM size such as ``1452m``, the value that
+    goes to ``-Xmx``) at start and touch every page of it: its memory is then the heap from the
+    first second, not what the garbage collector has grown it to by the time the job ends (G1
+    grows the heap toward its maximum as its pause times demand, so a longer run or a busier
+    machine ends with more). Collector-neutral: EMR's own executor options stay as they are."""
+    return f"-Xms{heap} -XX:+AlwaysPreTouch"
+
+
 def executor_overhead_mb(cores: int) -> int:
     heap = executor_heap_mb(cores)
     return max(MIN_OVERHEAD_MB, math.ceil(heap * OVERHEAD_FRACTION)) + cores * PYTHON_PER_TASK_MB
@@ -118,6 +132,9 @@ class ExecutorPlan:
             "spark.executor.instances": str(self.nodes * self.executors_per_node),
             "spark.executor.cores": str(self.cores),
             "spark.executor.memory": f"{self.heap_mb}m",
+            # EMR's own options are in spark.executor.defaultJavaOptions, which Spark puts
+            # before these: setting extraJavaOptions keeps them.
+            "spark.executor.extraJavaOptions": heap_java_options(f"{self.heap_mb}m"),
             "spark.executor.memoryOverhead": f"{self.overhead_mb}m",
             "spark.default.parallelism": str(self.nodes * self.tasks_per_node),
             "spark.driver.memory": f"{self.driver_gb}g",
