@@ -19,7 +19,8 @@ dry run. The numbers (docs/decisions.md, "Executor sizing on EMR"):
 * A heap stays under 31 GiB, where the JVM still compresses object pointers.
 * Every node keeps room for the YARN application master of a client-mode job
   (``spark.yarn.am.memory`` 512 MiB + 384 MiB), since YARN may place it on any core node.
-* An executor commits and touches its whole heap when it starts (:func:`heap_java_options`):
+* An executor commits and touches its whole heap when it starts, with a fixed young generation
+  of :data:`YOUNG_PER_TASK_MB` a task (:func:`heap_java_options`):
   the heap is sized for its tasks' buffers, which any table of more than a few buffers' worth
   of items fills, and YARN reserves it for the container anyway, so the executor's memory is
   the same from its first second whatever the table (docs/decisions.md, "Export memory is
@@ -55,6 +56,9 @@ YARN_ALLOCATION_MB = 32  # yarn.scheduler.minimum-allocation-mb on EMR for these
 MAX_DRIVER_GB = 16
 #: Below 32 GiB the JVM keeps compressed object pointers; above, every object grows.
 MAX_HEAP_MB = 31 * 1024
+#: Young generation per task (fixed: -Xmn). With the whole heap committed, G1's pause-time-driven
+#: eden came out smaller under load and collected more often (docs/decisions.md).
+YOUNG_PER_TASK_MB = 64
 
 
 @dataclass(frozen=True)
@@ -91,13 +95,21 @@ def executor_heap_mb(cores: int) -> int:
     return cores * TASK_BUFFER_MB + EXECUTOR_BASE_MB
 
 
-def heap_java_options(heap: str) -> str:
-    """JVM options that commit a heap of ``heap`` (a JVM size such as ``1452m``, the value that
-    goes to ``-Xmx``) at start and touch every page of it: its memory is then the heap from the
-    first second, not what the garbage collector has grown it to by the time the job ends (G1
-    grows the heap toward its maximum as its pause times demand, so a longer run or a busier
-    machine ends with more). Collector-neutral: EMR's own executor options stay as they are."""
-    return f"-Xms{heap} -XX:+AlwaysPreTouch"
+def young_mb(tasks: int, heap_mb: int) -> int:
+    """The fixed young generation of a JVM running ``tasks`` tasks in ``heap_mb``:
+    :data:`YOUNG_PER_TASK_MB` a task, at most a quarter of the heap."""
+    return max(1, min(tasks * YOUNG_PER_TASK_MB, heap_mb // 4))
+
+
+def heap_java_options(heap_mb: int, tasks: int) -> str:
+    """JVM options for a JVM that runs ``tasks`` tasks in a heap of ``heap_mb`` (what Spark
+    gives ``-Xmx``): the heap committed at start and every page of it touched, so its memory is
+    the heap from the first second, not what G1 has grown it to by the time the job ends (G1
+    grows the heap toward its maximum as its pause times demand: a longer run or a busier machine
+    ends with more); and a fixed young generation (:func:`young_mb`), which G1 would otherwise size
+    from predicted pause times, again timing. Collector-neutral, no ``-Xmx`` (Spark refuses it
+    in these options)."""
+    return f"-Xms{heap_mb}m -Xmn{young_mb(tasks, heap_mb)}m -XX:+AlwaysPreTouch"
 
 
 def executor_overhead_mb(cores: int) -> int:
@@ -134,7 +146,7 @@ class ExecutorPlan:
             "spark.executor.memory": f"{self.heap_mb}m",
             # EMR's own options are in spark.executor.defaultJavaOptions, which Spark puts
             # before these: setting extraJavaOptions keeps them.
-            "spark.executor.extraJavaOptions": heap_java_options(f"{self.heap_mb}m"),
+            "spark.executor.extraJavaOptions": heap_java_options(self.heap_mb, self.cores),
             "spark.executor.memoryOverhead": f"{self.overhead_mb}m",
             "spark.default.parallelism": str(self.nodes * self.tasks_per_node),
             "spark.driver.memory": f"{self.driver_gb}g",

@@ -53,7 +53,8 @@ def default_driver_memory(master: str) -> str:
 
 
 #: A JVM heap size as ``-Xmx`` takes it: a number of bytes, or of k, m, g or t.
-_HEAP_SIZE = re.compile(r"^[1-9]\d*[kKmMgGtT]?$")
+_HEAP_SIZE = re.compile(r"^([1-9]\d*)([kKmMgGtT]?)$")
+_UNIT_BYTES = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
 def driver_memory(master: str) -> str:
@@ -70,16 +71,25 @@ def driver_memory(master: str) -> str:
     return value
 
 
+def heap_mb(size: str) -> int:
+    """MiB in a JVM heap size such as :func:`driver_memory` returns (rounded down)."""
+    m = _HEAP_SIZE.match(size)
+    if not m:
+        raise ValueError(f"not a JVM heap size: {size}")
+    return int(m.group(1)) * _UNIT_BYTES[m.group(2).lower()] // 2**20
+
+
 def driver_java_options(master: str, memory: str, verbose: bool) -> str:
     """``spark.driver.extraJavaOptions`` of a local session: with a local master the JVM runs
-    the tasks, so it commits and touches its heap at start as an EMR executor does
+    the tasks, so it commits and touches its heap ``memory`` at start, with a fixed young
+    generation, as an EMR executor does
     (:func:`ddbpipe.cluster.executors.heap_java_options`); without ``verbose``, Spark's quiet
     logging."""
     from ddbpipe.cluster.executors import heap_java_options
 
     options = []
     if master == "local" or master.startswith("local["):
-        options.append(heap_java_options(memory))
+        options.append(heap_java_options(heap_mb(memory), local_tasks(master)))
     if not verbose:
         options.append(f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}")
     return " ".join(options)

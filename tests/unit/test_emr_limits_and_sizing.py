@@ -59,7 +59,9 @@ def test_spark_defaults_per_instance_type(instance_type, nodes, expected):
             "spark.executor.instances": expected["instances"],
             "spark.executor.cores": expected["cores"],
             "spark.executor.memory": expected["memory"],
-            "spark.executor.extraJavaOptions": f"-Xms{expected['memory']} -XX:+AlwaysPreTouch",
+            "spark.executor.extraJavaOptions": (f"-Xms{expected['memory']} "
+                                                f"-Xmn{int(expected['cores']) * 64}m "
+                                                "-XX:+AlwaysPreTouch"),
             "spark.executor.memoryOverhead": expected["overhead"],
             "spark.default.parallelism": expected["parallelism"],
             "spark.driver.memory": expected["driver"],
@@ -259,7 +261,9 @@ def test_an_executor_commits_and_touches_its_whole_heap_at_start():
     props = executors.plan("m5.xlarge", 1).properties
     options = props["spark.executor.extraJavaOptions"].split()
     # -Xms equal to the heap Spark gives -Xmx; Spark refuses -Xmx in these options.
-    assert options == [f"-Xms{props['spark.executor.memory']}", "-XX:+AlwaysPreTouch"]
+    # 4 tasks: a 256 MiB young generation, fixed.
+    assert options == ["-Xms1452m", "-Xmn256m", "-XX:+AlwaysPreTouch"]
+    assert props["spark.executor.memory"] == "1452m"
     assert not any(o.startswith("-Xmx") for o in options)
     # EMR's own executor options live in spark.executor.defaultJavaOptions, which Spark puts
     # before extraJavaOptions: ddbpipe must not replace them.
@@ -267,9 +271,12 @@ def test_an_executor_commits_and_touches_its_whole_heap_at_start():
 
 
 @pytest.mark.parametrize(("master", "verbose", "expected"), [
-    ("local[2]", True, "-Xms1024m -XX:+AlwaysPreTouch"),
-    ("local", True, "-Xms1024m -XX:+AlwaysPreTouch"),
-    ("local[*]", False, "-Xms1024m -XX:+AlwaysPreTouch -Dlog4j2.configurationFile={quiet}"),
+    ("local[2]", True, "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch"),
+    ("local", True, "-Xms1024m -Xmn64m -XX:+AlwaysPreTouch"),
+    ("local[2]", False,
+     "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch -Dlog4j2.configurationFile={quiet}"),
+    # A heap set smaller than the tasks' young generations: young at most a quarter of it.
+    ("local[16]", True, "-Xms1024m -Xmn256m -XX:+AlwaysPreTouch"),
     # Another master runs the tasks in executors of its own: this JVM is only the driver.
     ("spark://127.0.0.1:7077", False, "-Dlog4j2.configurationFile={quiet}"),
     ("yarn", True, ""),
@@ -279,6 +286,14 @@ def test_the_local_jvm_commits_its_heap_and_keeps_the_quiet_logging(master, verb
 
     assert driver_java_options(master, "1024m", verbose) == expected.format(
         quiet=QUIET_LOG4J.as_uri())
+
+
+@pytest.mark.parametrize(("size", "mb"), [
+    ("1024m", 1024), ("2g", 2048), ("4G", 4096), ("1073741824", 1024), ("1536k", 1), ("1t", 2**20)])
+def test_heap_sizes_in_mib(size, mb):
+    from ddbpipe.spark import heap_mb
+
+    assert heap_mb(size) == mb
 
 
 @pytest.mark.parametrize(("value", "heap"), [
