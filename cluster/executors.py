@@ -20,7 +20,7 @@ dry run. The numbers (docs/decisions.md, "Executor sizing on EMR"):
 * Every node keeps room for the YARN application master of a client-mode job
   (``spark.yarn.am.memory`` 512 MiB + 384 MiB), since YARN may place it on any core node.
 * An executor commits and touches its whole heap when it starts, with a fixed young generation
-  of :data:`YOUNG_PER_TASK_MB` a task (:func:`heap_java_options`):
+  of half its heap beyond the buffers (:func:`young_mb`, :func:`heap_java_options`):
   the heap is sized for its tasks' buffers, which any table of more than a few buffers' worth
   of items fills, and YARN reserves it for the container anyway, so the executor's memory is
   the same from its first second whatever the table (docs/decisions.md, "Export memory is
@@ -56,9 +56,6 @@ YARN_ALLOCATION_MB = 32  # yarn.scheduler.minimum-allocation-mb on EMR for these
 MAX_DRIVER_GB = 16
 #: Below 32 GiB the JVM keeps compressed object pointers; above, every object grows.
 MAX_HEAP_MB = 31 * 1024
-#: Young generation per task (fixed: -Xmn). With the whole heap committed, G1's pause-time-driven
-#: eden came out smaller under load and collected more often (docs/decisions.md).
-YOUNG_PER_TASK_MB = 64
 
 
 @dataclass(frozen=True)
@@ -96,9 +93,12 @@ def executor_heap_mb(cores: int) -> int:
 
 
 def young_mb(tasks: int, heap_mb: int) -> int:
-    """The fixed young generation of a JVM running ``tasks`` tasks in ``heap_mb``:
-    :data:`YOUNG_PER_TASK_MB` a task, at most a quarter of the heap."""
-    return max(1, min(tasks * YOUNG_PER_TASK_MB, heap_mb // 4))
+    """The fixed young generation of a JVM running ``tasks`` tasks in ``heap_mb``: half of what
+    the heap holds beyond its tasks' read buffers (``EXECUTOR_BASE_MB`` / 2 = 256 MiB for a heap
+    sized by :func:`executor_heap_mb`), so the old generation keeps room for the buffers and
+    Spark; an eighth of the heap if that is less than 64 MiB (a heap set below the bound)."""
+    beyond = heap_mb - tasks * TASK_BUFFER_MB
+    return beyond // 2 if beyond >= 128 else max(1, heap_mb // 8)
 
 
 def heap_java_options(heap_mb: int, tasks: int) -> str:

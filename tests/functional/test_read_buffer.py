@@ -117,7 +117,7 @@ def test_the_local_jvm_holds_its_whole_heap_from_the_start(spark):
     jvm = spark.sparkContext._jvm
     args = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
     assert "-XX:+AlwaysPreTouch" in args
-    assert "-Xmn128m" in args  # local[2]: 64 MiB of young generation a task, fixed
+    assert "-Xmn277m" in args  # local[2], 1g: (1,024 - 2 x 235) / 2, fixed
     xms = [a[len("-Xms"):] for a in args if a.startswith("-Xms")]
     xmx = [a[len("-Xmx"):] for a in args if a.startswith("-Xmx")]
     assert xms and xms[-1] == xmx[-1], args

@@ -59,8 +59,8 @@ def test_spark_defaults_per_instance_type(instance_type, nodes, expected):
             "spark.executor.instances": expected["instances"],
             "spark.executor.cores": expected["cores"],
             "spark.executor.memory": expected["memory"],
-            "spark.executor.extraJavaOptions": (f"-Xms{expected['memory']} "
-                                                f"-Xmn{int(expected['cores']) * 64}m "
+            # young: half the heap beyond the buffers, 512 / 2 for any bound-sized heap
+            "spark.executor.extraJavaOptions": (f"-Xms{expected['memory']} -Xmn256m "
                                                 "-XX:+AlwaysPreTouch"),
             "spark.executor.memoryOverhead": expected["overhead"],
             "spark.default.parallelism": expected["parallelism"],
@@ -261,7 +261,7 @@ def test_an_executor_commits_and_touches_its_whole_heap_at_start():
     props = executors.plan("m5.xlarge", 1).properties
     options = props["spark.executor.extraJavaOptions"].split()
     # -Xms equal to the heap Spark gives -Xmx; Spark refuses -Xmx in these options.
-    # 4 tasks: a 256 MiB young generation, fixed.
+    # 4 tasks: a young generation of (1,452 - 4 x 235) / 2 MiB, fixed.
     assert options == ["-Xms1452m", "-Xmn256m", "-XX:+AlwaysPreTouch"]
     assert props["spark.executor.memory"] == "1452m"
     assert not any(o.startswith("-Xmx") for o in options)
@@ -271,12 +271,12 @@ def test_an_executor_commits_and_touches_its_whole_heap_at_start():
 
 
 @pytest.mark.parametrize(("master", "verbose", "expected"), [
-    ("local[2]", True, "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch"),
-    ("local", True, "-Xms1024m -Xmn64m -XX:+AlwaysPreTouch"),
+    ("local[2]", True, "-Xms1024m -Xmn277m -XX:+AlwaysPreTouch"),  # (1,024 - 2 x 235) / 2
+    ("local", True, "-Xms1024m -Xmn394m -XX:+AlwaysPreTouch"),
     ("local[2]", False,
-     "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch -Dlog4j2.configurationFile={quiet}"),
-    # A heap set smaller than the tasks' young generations: young at most a quarter of it.
-    ("local[16]", True, "-Xms1024m -Xmn256m -XX:+AlwaysPreTouch"),
+     "-Xms1024m -Xmn277m -XX:+AlwaysPreTouch -Dlog4j2.configurationFile={quiet}"),
+    # A heap set smaller than its tasks' buffers: young an eighth of it.
+    ("local[16]", True, "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch"),
     # Another master runs the tasks in executors of its own: this JVM is only the driver.
     ("spark://127.0.0.1:7077", False, "-Dlog4j2.configurationFile={quiet}"),
     ("yarn", True, ""),
