@@ -19,6 +19,12 @@ dry run. The numbers (docs/decisions.md, "Executor sizing on EMR"):
 * A heap stays under 31 GiB, where the JVM still compresses object pointers.
 * Every node keeps room for the YARN application master of a client-mode job
   (``spark.yarn.am.memory`` 512 MiB + 384 MiB), since YARN may place it on any core node.
+* An executor commits and touches its whole heap when it starts, with a fixed young generation
+  of half its heap beyond the buffers (:func:`young_mb`, :func:`heap_java_options`):
+  the heap is sized for its tasks' buffers, which any table of more than a few buffers' worth
+  of items fills, and YARN reserves it for the container anyway, so the executor's memory is
+  the same from its first second whatever the table (docs/decisions.md, "Export memory is
+  bounded by bytes").
 
 Of the layouts that fit the node's YARN memory and vCPUs, the one with the most tasks wins, then
 the one with fewer, larger executors. Dynamic allocation is off and ``spark.default.parallelism``
@@ -86,6 +92,26 @@ def executor_heap_mb(cores: int) -> int:
     return cores * TASK_BUFFER_MB + EXECUTOR_BASE_MB
 
 
+def young_mb(tasks: int, heap_mb: int) -> int:
+    """The fixed young generation of a JVM running ``tasks`` tasks in ``heap_mb``: half of what
+    the heap holds beyond its tasks' read buffers (``EXECUTOR_BASE_MB`` / 2 = 256 MiB for a heap
+    sized by :func:`executor_heap_mb`), so the old generation keeps room for the buffers and
+    Spark; an eighth of the heap if that is less than 64 MiB (a heap set below the bound)."""
+    beyond = heap_mb - tasks * TASK_BUFFER_MB
+    return beyond // 2 if beyond >= 128 else max(1, heap_mb // 8)
+
+
+def heap_java_options(heap_mb: int, tasks: int) -> str:
+    """JVM options for a JVM that runs ``tasks`` tasks in a heap of ``heap_mb`` (what Spark
+    gives ``-Xmx``): the heap committed at start and every page of it touched, so its memory is
+    the heap from the first second, not what G1 has grown it to by the time the job ends (G1
+    grows the heap toward its maximum as its pause times demand: a longer run or a busier machine
+    ends with more); and a fixed young generation (:func:`young_mb`), which G1 would otherwise size
+    from predicted pause times, again timing. Collector-neutral, no ``-Xmx`` (Spark refuses it
+    in these options)."""
+    return f"-Xms{heap_mb}m -Xmn{young_mb(tasks, heap_mb)}m -XX:+AlwaysPreTouch"
+
+
 def executor_overhead_mb(cores: int) -> int:
     heap = executor_heap_mb(cores)
     return max(MIN_OVERHEAD_MB, math.ceil(heap * OVERHEAD_FRACTION)) + cores * PYTHON_PER_TASK_MB
@@ -118,6 +144,9 @@ class ExecutorPlan:
             "spark.executor.instances": str(self.nodes * self.executors_per_node),
             "spark.executor.cores": str(self.cores),
             "spark.executor.memory": f"{self.heap_mb}m",
+            # EMR's own options are in spark.executor.defaultJavaOptions, which Spark puts
+            # before these: setting extraJavaOptions keeps them.
+            "spark.executor.extraJavaOptions": heap_java_options(self.heap_mb, self.cores),
             "spark.executor.memoryOverhead": f"{self.overhead_mb}m",
             "spark.default.parallelism": str(self.nodes * self.tasks_per_node),
             "spark.driver.memory": f"{self.driver_gb}g",

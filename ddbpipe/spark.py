@@ -52,6 +52,49 @@ def default_driver_memory(master: str) -> str:
     return f"{max(MIN_DRIVER_MEMORY_MB, executor_heap_mb(local_tasks(master)))}m"
 
 
+#: A JVM heap size as ``-Xmx`` takes it: a number of bytes, or of k, m, g or t.
+_HEAP_SIZE = re.compile(r"^([1-9]\d*)([kKmMgGtT]?)$")
+_UNIT_BYTES = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def driver_memory(master: str) -> str:
+    """The local JVM's heap: ``DDBPIPE_DRIVER_MEMORY`` if set (checked), else
+    :func:`default_driver_memory`."""
+    value = os.environ.get("DDBPIPE_DRIVER_MEMORY", "").strip()
+    if not value:
+        return default_driver_memory(master)
+    if not _HEAP_SIZE.match(value):
+        raise ConfigError(
+            f"DDBPIPE_DRIVER_MEMORY={value} is not a JVM heap size.",
+            "Give a number with k, m or g (e.g. DDBPIPE_DRIVER_MEMORY=2g), or unset it for "
+            "ddbpipe's default (the tasks' read buffers).")
+    return value
+
+
+def heap_mb(size: str) -> int:
+    """MiB in a JVM heap size such as :func:`driver_memory` returns (rounded down)."""
+    m = _HEAP_SIZE.match(size)
+    if not m:
+        raise ValueError(f"not a JVM heap size: {size}")
+    return int(m.group(1)) * _UNIT_BYTES[m.group(2).lower()] // 2**20
+
+
+def driver_java_options(master: str, memory: str, verbose: bool) -> str:
+    """``spark.driver.extraJavaOptions`` of a local session: with a local master the JVM runs
+    the tasks, so it commits and touches its heap ``memory`` at start, with a fixed young
+    generation, as an EMR executor does
+    (:func:`ddbpipe.cluster.executors.heap_java_options`); without ``verbose``, Spark's quiet
+    logging."""
+    from ddbpipe.cluster.executors import heap_java_options
+
+    options = []
+    if master == "local" or master.startswith("local["):
+        options.append(heap_java_options(heap_mb(memory), local_tasks(master)))
+    if not verbose:
+        options.append(f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}")
+    return " ".join(options)
+
+
 def jars_dir() -> Path:
     env = os.environ.get("DDBPIPE_JARS")
     return Path(env) if env else project_root() / ".cache/jars"
@@ -115,21 +158,21 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None,
 
     rest, first = local_jars()
     master = master or os.environ.get("DDBPIPE_SPARK_MASTER") or "local[*]"
+    memory = driver_memory(master)
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.jars", ",".join(rest))
         .config("spark.driver.extraClassPath", ":".join(first))
-        .config("spark.driver.memory",
-                os.environ.get("DDBPIPE_DRIVER_MEMORY") or default_driver_memory(master))
+        .config("spark.driver.memory", memory)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
     )
-    if not verbose:
-        builder = builder.config("spark.driver.extraJavaOptions",
-                                 f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}")
+    java_options = driver_java_options(master, memory, verbose)
+    if java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
     spark = builder.getOrCreate()
     if verbose or "DDBPIPE_SPARK_LOG_LEVEL" in os.environ:
         spark.sparkContext.setLogLevel(os.environ.get("DDBPIPE_SPARK_LOG_LEVEL", "WARN"))

@@ -108,3 +108,18 @@ def test_the_export_line_is_the_connectors_for_generated_items(spark):
         check_lines(spark, [item_to_line(item)])
 
     check()
+
+
+def test_the_local_jvm_holds_its_whole_heap_from_the_start(spark):
+    """The heap the buffers are sized for is committed and touched when the JVM starts, so the
+    export's memory does not depend on how far the collector has grown it (-Xms = -Xmx), and
+    the young generation is fixed."""
+    jvm = spark.sparkContext._jvm
+    args = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-XX:+AlwaysPreTouch" in args
+    assert "-Xmn277m" in args  # local[2], 1g: (1,024 - 2 x 235) / 2, fixed
+    xms = [a[len("-Xms"):] for a in args if a.startswith("-Xms")]
+    xmx = [a[len("-Xmx"):] for a in args if a.startswith("-Xmx")]
+    assert xms and xms[-1] == xmx[-1], args
+    runtime = jvm.java.lang.Runtime.getRuntime()
+    assert runtime.totalMemory() == runtime.maxMemory()

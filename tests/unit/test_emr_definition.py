@@ -90,6 +90,7 @@ def test_run_job_flow_request_is_exactly_the_cluster_definition():
             "spark.executor.instances": "2",
             "spark.executor.cores": "4",
             "spark.executor.memory": "1452m",
+            "spark.executor.extraJavaOptions": "-Xms1452m -Xmn256m -XX:+AlwaysPreTouch",
             "spark.executor.memoryOverhead": "1408m",
             "spark.default.parallelism": "8",
             "spark.driver.memory": "8g",

@@ -59,6 +59,9 @@ def test_spark_defaults_per_instance_type(instance_type, nodes, expected):
             "spark.executor.instances": expected["instances"],
             "spark.executor.cores": expected["cores"],
             "spark.executor.memory": expected["memory"],
+            # young: half the heap beyond the buffers, 512 / 2 for any bound-sized heap
+            "spark.executor.extraJavaOptions": (f"-Xms{expected['memory']} -Xmn256m "
+                                                "-XX:+AlwaysPreTouch"),
             "spark.executor.memoryOverhead": expected["overhead"],
             "spark.default.parallelism": expected["parallelism"],
             "spark.driver.memory": expected["driver"],
@@ -252,3 +255,64 @@ def test_the_local_heap_holds_its_tasks_read_buffers(master, tasks, heap):
 
     assert local_tasks(master) == tasks
     assert default_driver_memory(master) == heap
+
+
+def test_an_executor_commits_and_touches_its_whole_heap_at_start():
+    props = executors.plan("m5.xlarge", 1).properties
+    options = props["spark.executor.extraJavaOptions"].split()
+    # -Xms equal to the heap Spark gives -Xmx; Spark refuses -Xmx in these options.
+    # 4 tasks: a young generation of (1,452 - 4 x 235) / 2 MiB, fixed.
+    assert options == ["-Xms1452m", "-Xmn256m", "-XX:+AlwaysPreTouch"]
+    assert props["spark.executor.memory"] == "1452m"
+    assert not any(o.startswith("-Xmx") for o in options)
+    # EMR's own executor options live in spark.executor.defaultJavaOptions, which Spark puts
+    # before extraJavaOptions: ddbpipe must not replace them.
+    assert "spark.executor.defaultJavaOptions" not in props
+
+
+@pytest.mark.parametrize(("master", "verbose", "expected"), [
+    ("local[2]", True, "-Xms1024m -Xmn277m -XX:+AlwaysPreTouch"),  # (1,024 - 2 x 235) / 2
+    ("local", True, "-Xms1024m -Xmn394m -XX:+AlwaysPreTouch"),
+    ("local[2]", False,
+     "-Xms1024m -Xmn277m -XX:+AlwaysPreTouch -Dlog4j2.configurationFile={quiet}"),
+    # A heap set smaller than its tasks' buffers: young an eighth of it.
+    ("local[16]", True, "-Xms1024m -Xmn128m -XX:+AlwaysPreTouch"),
+    # Another master runs the tasks in executors of its own: this JVM is only the driver.
+    ("spark://127.0.0.1:7077", False, "-Dlog4j2.configurationFile={quiet}"),
+    ("yarn", True, ""),
+])
+def test_the_local_jvm_commits_its_heap_and_keeps_the_quiet_logging(master, verbose, expected):
+    from ddbpipe.spark import QUIET_LOG4J, driver_java_options
+
+    assert driver_java_options(master, "1024m", verbose) == expected.format(
+        quiet=QUIET_LOG4J.as_uri())
+
+
+@pytest.mark.parametrize(("size", "mb"), [
+    ("1024m", 1024), ("2g", 2048), ("4G", 4096), ("1073741824", 1024), ("1536k", 1), ("1t", 2**20)])
+def test_heap_sizes_in_mib(size, mb):
+    from ddbpipe.spark import heap_mb
+
+    assert heap_mb(size) == mb
+
+
+@pytest.mark.parametrize(("value", "heap"), [
+    ("", "2392m"), ("2g", "2g"), (" 1536m ", "1536m"), ("4G", "4G"),
+    ("1073741824", "1073741824")])
+def test_the_local_heap_comes_from_the_environment(monkeypatch, value, heap):
+    from ddbpipe.spark import driver_memory
+
+    monkeypatch.setenv("DDBPIPE_DRIVER_MEMORY", value)
+    assert driver_memory("local[8]") == heap
+
+
+@pytest.mark.parametrize("value", ["2gb", "1.5g", "-1g", "0", "lots", "2 g"])
+def test_a_local_heap_that_is_no_jvm_size_is_refused_in_one_line(monkeypatch, value):
+    from ddbpipe.errors import ConfigError
+    from ddbpipe.spark import driver_memory
+
+    monkeypatch.setenv("DDBPIPE_DRIVER_MEMORY", value)
+    with pytest.raises(ConfigError) as err:
+        driver_memory("local[2]")
+    assert f"DDBPIPE_DRIVER_MEMORY={value.strip()} is not a JVM heap size" in str(err.value)
+    assert "DDBPIPE_DRIVER_MEMORY=2g" in err.value.fix and "\n" not in str(err.value)
