@@ -49,9 +49,9 @@ class Dynamodump:
     def _run(self, args: list[str], cwd: Path) -> float:
         # through the venv's own python: the script's shebang names the folder the venv was
         # made in, which may have moved (a copied or symlinked checkout)
-        cmd = [str(self.exe.parent / "python"), str(self.exe), "-r", self.region, "--host", "127.0.0.1",
-               "--port", str(self.dynalite.port), "--accessKey", "a", "--secretKey", "b",
-               "--log", "INFO", *args]
+        cmd = [str(self.exe.parent / "python"), str(self.exe), "-r", self.region,
+               "--host", "127.0.0.1", "--port", str(self.dynalite.port),
+               "--accessKey", "a", "--secretKey", "b", "--log", "INFO", *args]
         started = time.monotonic()
         with open(self.log, "ab") as log:
             log.write(("\n$ " + " ".join(cmd) + "\n").encode())
