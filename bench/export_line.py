@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from bench.lean_import import extract
+from bench.lean_import import extract, in_child
 from bench.results import CPU_JVM, CPU_JVM_CHILDREN, CPU_OTHERS, ExportLineResults
 from bench.sections import Section
 
@@ -151,15 +151,7 @@ def run_child(home: Path, stack_env: dict[str, str], work: Path,
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "dev")])
     env["DDBPIPE_HOME"] = str(home)
     env.pop("DDBPIPE_JARS", None)
-    code = "from bench.export_line import child; child()"
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(request)], cwd=work, env=env,
-                          capture_output=True, text=True)
-    with open(work / "children.log", "a") as out:
-        out.write(f"\n$ {request}\n{done.stderr}\n")
-    if done.returncode != 0:
-        raise RuntimeError(f"the export with {home} failed; see {work / 'children.log'}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return in_child("bench.export_line", env, work, request, f"the export with {home}")
 
 
 def sorted_lines(s3: Any, urls: Sequence[str]) -> list[bytes]:
@@ -262,6 +254,8 @@ def render(results: ExportLineResults) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from bench import summarize
+
     parser = argparse.ArgumentParser(prog="python -m bench.export_line", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=200_000)
@@ -269,12 +263,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--before", default="b685ad7",
                         help="git ref of the 'before' reader jar (default b685ad7)")
     parser.add_argument("--after", default="HEAD", help="git ref of the 'after' reader jar")
-    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
-                        help="only render docs/benchmarks.md from a saved results file (the "
-                             "same as python -m bench.summarize RESULTS_JSON)")
+    summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
-    from bench import summarize
-
     if args.render:
         return summarize.main([str(args.render), "--doc", str(DOC)])
     if args.items < 1 or args.runs < 1:

@@ -169,6 +169,13 @@ def summarize(files: Sequence[Path], doc: Optional[Path] = None,
     return doc
 
 
+def add_render_flag(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's ``--render RESULTS_JSON``: render a saved file instead of measuring."""
+    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
+                        help="only render docs/benchmarks.md from a saved results file (the "
+                             "same as python -m bench.summarize RESULTS_JSON)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.summarize", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
