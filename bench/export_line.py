@@ -202,6 +202,18 @@ def medians(results: ExportLineResults) -> dict[str, float]:
     return out
 
 
+def ratios(results: ExportLineResults, what: str) -> str:
+    """Each round's after/before ratio of ``what`` (``jvm``, ``cold``: JVM CPU per item of the
+    measured or the cold export; ``rate``: scan items/s), e.g. ``0.93x, 1.02x``."""
+    def one(rnd: dict[str, Any]) -> float:
+        if what == "rate":
+            return float(rnd["after"]["items_per_s_scan"] / rnd["before"]["items_per_s_scan"])
+        pick = (lambda run: run["cold"]) if what == "cold" else (lambda run: run)
+        return per_item(pick(rnd["after"]), CPU_JVM) / per_item(pick(rnd["before"]), CPU_JVM)
+
+    return ", ".join(f"{one(rnd):.2f}x" for rnd in results["rounds"])
+
+
 def render(results: ExportLineResults) -> str:
     m = medians(results)
     sides = results["sides"]
@@ -240,13 +252,19 @@ def render(results: ExportLineResults) -> str:
                 f"| {run['cpu'][CPU_OTHERS]:.1f} | {'yes' if rnd['identical'] else '**no**'} |")
     lines += [
         "",
-        f"Medians: JVM CPU {m['before_jvm_us']:.1f} -> {m['after_jvm_us']:.1f} us per item "
-        f"(after/before {m['jvm_us_ratio']:.2f}x, the median of the rounds' ratios); scan "
-        f"{m['before_items_per_s']:,.0f} -> {m['after_items_per_s']:,.0f} items/s "
-        f"({m['items_per_s_ratio']:.2f}x); Python children {m['before_children_us']:.1f} -> "
-        f"{m['after_children_us']:.1f} us per item (unchanged work: the same lines). The cold "
-        f"first exports: JVM CPU {m['before_cold_jvm_us']:.1f} -> {m['after_cold_jvm_us']:.1f} "
-        f"us per item ({m['cold_jvm_us_ratio']:.2f}x).",
+        "After/before: each round's own pair (its two exports ran back to back, closer in load "
+        "than exports of different rounds; `others` shows how close), then the median of those "
+        "ratios, each side's own median in brackets:",
+        "",
+        f"- JVM CPU per item: {ratios(results, 'jvm')} -> **{m['jvm_us_ratio']:.2f}x** "
+        f"({m['before_jvm_us']:.1f} -> {m['after_jvm_us']:.1f} us);",
+        f"- the cold first exports' JVM CPU per item: {ratios(results, 'cold')} -> "
+        f"**{m['cold_jvm_us_ratio']:.2f}x** ({m['before_cold_jvm_us']:.1f} -> "
+        f"{m['after_cold_jvm_us']:.1f} us);",
+        f"- scan items/s: {ratios(results, 'rate')} -> **{m['items_per_s_ratio']:.2f}x** "
+        f"({m['before_items_per_s']:,.0f} and {m['after_items_per_s']:,.0f});",
+        f"- Python children CPU per item: {m['before_children_us']:.1f} -> "
+        f"{m['after_children_us']:.1f} us (the same lines to write).",
         "",
         SECTION.end,
     ]

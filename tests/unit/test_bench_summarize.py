@@ -152,9 +152,10 @@ def test_the_export_line_section_is_rendered_from_its_own_file(tmp_path):
     # the measured (second) export of each side, from the file's CPU seconds and items
     assert "| 1 | before | 1 | 938 | 4.5 | 403.3 | 250.0 | 6.2 | yes |" in section
     assert "| 1 | after | 2 | 387 | 9.2 | 416.7 | 236.7 | 15.6 | yes |" in section
-    assert "Medians: JVM CPU 403.3 -> 416.7 us per item (after/before 1.03x" in section
-    assert "scan 938 -> 387 items/s (0.41x)" in section
-    assert "The cold first exports: JVM CPU 973.3 -> 1133.3 us per item (1.16x)." in section
+    assert "- JVM CPU per item: 1.03x -> **1.03x** (403.3 -> 416.7 us);" in section
+    assert "- the cold first exports' JVM CPU per item: 1.16x -> **1.16x** (973.3 -> 1133.3 " \
+           "us);" in section
+    assert "- scan items/s: 0.41x -> **0.41x** (938 and 387);" in section
     # rendered again: replaced, not added twice; with a full run it follows memory-bound
     assert rendered(tmp_path, EXPORT_LINE) == text
     full = rendered(tmp_path, FIXTURE)
@@ -173,6 +174,8 @@ def test_export_line_ratios_are_medians_of_the_rounds_own_ratios():
               {"before": run(500, 0.20), "after": run(600, 0.16)},
               {"before": run(100, 1.00), "after": run(110, 0.70)}]
     m = export_line.medians({"rounds": rounds})
+    assert export_line.ratios({"rounds": rounds}, "jvm") == "0.50x, 0.80x, 0.70x"
+    assert export_line.ratios({"rounds": rounds}, "rate") == "1.50x, 1.20x, 1.10x"
     assert m["jvm_us_ratio"] == pytest.approx(0.7)
     assert m["items_per_s_ratio"] == pytest.approx(1.2)
     assert m["cold_jvm_us_ratio"] == pytest.approx(0.7)
