@@ -9,9 +9,10 @@ whose ``.cache/jars`` holds this checkout's jars, the reader jar being that side
 ddbpipe code runs with the two jars.
 
 It starts the bench's own dynalite and moto server, loads ``--items`` bench items, then each
-round exports the table once per side (``export.run``, read percent 1.5 of 10,000 RCU: nothing
-waits), each in a fresh process, in an order that alternates by round. Recorded per export: the
-scan's items/s and the CPU of the JVM and of its Python children per item (``bench/cpu.py``).
+round runs each side in a fresh process, in an order that alternates by round; the process
+exports the table twice (``export.run``, read percent 1.5 of 10,000 RCU: nothing waits): the
+first, cold (JIT, class loading), is kept apart, the second is the measure. Recorded per export:
+the scan's items/s and the CPU of the JVM and of its Python children per item (``bench/cpu.py``).
 The two sides' data files are downloaded and their sorted lines compared: the run stops unless
 they are byte-identical. Results: ``bench/results/export-line.json`` and the section between the
 ``export-line`` markers of docs/benchmarks.md (``--render FILE`` renders a saved file only).
@@ -106,11 +107,13 @@ def line_writer(jar: Path) -> str:
 
 
 def child() -> None:
-    """The child's side: one export of argv[1]'s request; prints the result as the last line."""
+    """The child's side: argv[1]'s request exported cold, then measured; prints the result as
+    the last line."""
     import ddbpipe
     from bench import cpu
     from ddbpipe import export
     from ddbpipe.aws import AwsConfig
+    from ddbpipe.capacity import READER_JAR
     from ddbpipe.s3uri import S3Uri
     from ddbpipe.spark import jars_dir, local_session
 
@@ -140,13 +143,13 @@ def child() -> None:
         spark.stop()
     out["cold"] = {k: v for k, v in cold.items() if k != "files"}
     out["ddbpipe"] = ddbpipe.__file__
-    out["reader_jar"] = str((jars_dir() / "ddbpipe-reader.jar").resolve())
+    out["reader_jar"] = str((jars_dir() / READER_JAR).resolve())
     print(json.dumps(out), flush=True)
 
 
 def run_child(home: Path, stack_env: dict[str, str], work: Path,
               request: dict[str, Any]) -> dict[str, Any]:
-    """One export in a fresh process: this checkout's ddbpipe, ``home``'s jars."""
+    """One side's two exports in a fresh process: this checkout's ddbpipe, ``home``'s jars."""
     env = dict(stack_env)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "dev")])
     env["DDBPIPE_HOME"] = str(home)
