@@ -61,13 +61,21 @@ def _child_env(tree: Path, stack_env: dict[str, str]) -> dict[str, str]:
 def run_child(tree: Path, stack_env: dict[str, str], work: Path,
               request: dict[str, Any]) -> dict[str, Any]:
     """One export or import in a fresh process importing ``ddbpipe`` from ``tree``."""
-    code = "from bench.lean_import import child; child()"
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(request)], cwd=work,
-                          env=_child_env(tree, stack_env), capture_output=True, text=True)
+    return in_child("bench.lean_import", _child_env(tree, stack_env), work, request,
+                    f"{request['mode']} in {tree}")
+
+
+def in_child(module: str, env: dict[str, str], work: Path, request: dict[str, Any],
+             what: str) -> dict[str, Any]:
+    """``module``'s ``child()`` in a fresh process given ``request``: the JSON of its last line
+    of output (its stderr appended to ``work``/children.log)."""
+    code = f"from {module} import child; child()"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(request)], cwd=work, env=env,
+                          capture_output=True, text=True)
     with open(work / "children.log", "a") as out:
         out.write(f"\n$ {request}\n{done.stderr}\n")
     if done.returncode != 0:
-        raise RuntimeError(f"{request['mode']} in {tree} failed; see {work / 'children.log'}")
+        raise RuntimeError(f"{what} failed; see {work / 'children.log'}")
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer
 

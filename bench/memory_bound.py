@@ -198,19 +198,17 @@ def load_to(stack: Stack, start: int, size: int, chunk: int = 200_000) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from bench import summarize
+
     parser = argparse.ArgumentParser(prog="python -m bench.memory_bound")
     parser.add_argument("--sizes", default="100000,400000,1600000")
     parser.add_argument("--heap", default="1g", help="the local JVM's heap")
     parser.add_argument("--connector-max", type=int, default=400_000,
                         help="run the connector's own format up to this many items")
     parser.add_argument("--no-standalone", action="store_true")
-    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
-                        help="only render docs/benchmarks.md from a saved results file (the "
-                             "same as python -m bench.summarize RESULTS_JSON)")
+    summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
     if args.render:
-        from bench import summarize
-
         return summarize.main([str(args.render), "--doc", str(DOC)])
     from ddbpipe.cluster import executors
 
@@ -242,8 +240,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         stack.stop()
     out = saved_results.save(saved_results.RESULTS_DIR / "memory-bound.json", "memory-bound",
                              results)
-    from bench import summarize
-
     summarize.summarize([out], DOC)
     print(render(results))
     return 0

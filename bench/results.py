@@ -1,11 +1,12 @@
 """The results files of the benchmarks: their schema, defined once, and how they are saved and
 read back.
 
-Measuring (``bench.run``, ``bench.resume``, ``bench.memory_bound``) writes one JSON file per run
-under ``bench/results/``; ``bench.summarize`` renders docs/benchmarks.md and the charts from such
-files alone. Both sides name the top-level fields through the TypedDicts below and the labels
-shared between modules (stage names, CPU groups, experiment names) through the constants here, so
-a field renamed on one side is a mypy error on the other, not a KeyError at render time.
+Measuring (``bench.run``, ``bench.resume``, ``bench.memory_bound``, ``bench.export_line``)
+writes one JSON file per run under ``bench/results/``; ``bench.summarize`` renders
+docs/benchmarks.md and the charts from such files alone. Both sides name the top-level fields
+through the TypedDicts below and the labels shared between modules (stage names, CPU groups,
+experiment names) through the constants here, so a field renamed on one side is a mypy error on
+the other, not a KeyError at render time.
 
 Every file carries ``schema`` (``SCHEMA_VERSION``) and ``kind``; :func:`load` refuses a file of
 another version or kind with one line naming the file and what to do.
@@ -22,12 +23,13 @@ SCHEMA_VERSION: Final = 1
 
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 
-Kind = Literal["run", "resume", "memory-bound"]
-KINDS: Final[tuple[Kind, ...]] = ("run", "resume", "memory-bound")
+Kind = Literal["run", "resume", "memory-bound", "export-line"]
+KINDS: Final[tuple[Kind, ...]] = ("run", "resume", "memory-bound", "export-line")
 #: The command that measures each kind of results file again.
 MEASURED_BY: Final[dict[Kind, str]] = {"run": "python -m bench.run",
                                        "resume": "python -m bench.resume",
-                                       "memory-bound": "python -m bench.memory_bound"}
+                                       "memory-bound": "python -m bench.memory_bound",
+                                       "export-line": "python -m bench.export_line"}
 
 # --------------------------------------------------------------------------- shared labels
 
@@ -147,7 +149,23 @@ class MemoryBoundResults(TypedDict, total=False):
     runs: list[dict[str, Any]]
 
 
-AnyResults = Union[RunResults, ResumeResults, MemoryBoundResults]
+class ExportLineResults(TypedDict, total=False):
+    """``bench.export_line``: the ``export-line`` section (each round holds ``before`` and
+    ``after``, one export each: items, scan seconds, CPU by group)."""
+
+    schema: int
+    kind: Kind
+    command: str
+    date: str
+    items: int
+    #: per side: the git ref its reader jar was built from and how that jar writes a line
+    sides: dict[str, dict[str, str]]
+    load: list[float]
+    load_end: list[float]
+    rounds: list[dict[str, Any]]
+
+
+AnyResults = Union[RunResults, ResumeResults, MemoryBoundResults, ExportLineResults]
 
 
 class ResultsError(ValueError):

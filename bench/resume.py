@@ -194,17 +194,15 @@ def render(results: ResumeResults, command: str) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from bench import summarize
+
     parser = argparse.ArgumentParser(prog="python -m bench.resume")
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-import", action="store_true", help="measure the export only")
-    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
-                        help="only render docs/benchmarks.md from a saved results file (the "
-                             "same as python -m bench.summarize RESULTS_JSON)")
+    summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
     if args.render:
-        from bench import summarize
-
         return summarize.main([str(args.render), "--doc", str(DOC)])
     command = "python -m bench.resume " + shlex.join(argv if argv is not None else sys.argv[1:])
     set_local_credentials()
@@ -233,8 +231,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.no_import:
         results["import_note"] = "not measured in this run (--no-import)"
     out = saved_results.save(saved_results.RESULTS_DIR / "resume.json", "resume", results)
-    from bench import summarize
-
     summarize.summarize([out], DOC)
     print(render(results, command))
     return 0

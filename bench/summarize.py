@@ -5,12 +5,13 @@ The benchmarks measure into ``bench/results/*.json`` (``bench.results``); this r
 
 * a ``run`` file (``bench.run``) gives the whole document except the marked sections, plus the
   charts of its throttled runs under ``--charts``;
-* a ``resume`` or ``memory-bound`` file (``bench.resume``, ``bench.memory_bound``) gives its own
-  section, between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``.
+* a ``resume``, ``memory-bound`` or ``export-line`` file (``bench.resume``,
+  ``bench.memory_bound``, ``bench.export_line``) gives its own section, between
+  ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``.
 
 A section whose results file is not given is kept as the document has it. Without files: the
-newest full ``bench/results/bench-*.json`` and ``resume.json`` / ``memory-bound.json`` if they
-exist. Every file is read and checked before anything is written.
+newest full ``bench/results/bench-*.json`` and ``resume.json`` / ``memory-bound.json`` /
+``export-line.json`` if they exist. Every file is read and checked before anything is written.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.results import (
     MEASURED_BY,
     RESULTS_DIR,
     THROTTLED_RUNS,
+    ExportLineResults,
     Kind,
     MemoryBoundResults,
     ResultsError,
@@ -55,6 +57,12 @@ def _memory_bound(results: dict[str, Any]) -> str:
     return memory_bound.render(cast(MemoryBoundResults, results))
 
 
+def _export_line(results: dict[str, Any]) -> str:
+    from bench import export_line
+
+    return export_line.render(cast(ExportLineResults, results))
+
+
 @dataclass(frozen=True)
 class Marked:
     """A section that a benchmark of its own measures, in the order the document has them."""
@@ -65,7 +73,8 @@ class Marked:
 
 
 MARKED = (Marked("resume", Section("resume"), _resume),
-          Marked("memory-bound", Section("memory-bound"), _memory_bound))
+          Marked("memory-bound", Section("memory-bound"), _memory_bound),
+          Marked("export-line", Section("export-line"), _export_line))
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,7 @@ def _fields_of(path: Path, kind: Kind) -> Iterator[None]:
 def default_files() -> list[Path]:
     full = sorted(p for p in RESULTS_DIR.glob("bench-*.json") if not p.stem.endswith("-quick"))
     out = full[-1:]
-    out += [p for p in (RESULTS_DIR / "resume.json", RESULTS_DIR / "memory-bound.json")
-            if p.exists()]
+    out += [p for p in (RESULTS_DIR / f"{marked.kind}.json" for marked in MARKED) if p.exists()]
     return out
 
 
@@ -159,6 +167,13 @@ def summarize(files: Sequence[Path], doc: Optional[Path] = None,
         charts = charts or (QUICK_CHARTS if quick else CHARTS)
     render(doc, charts, files).write(doc)
     return doc
+
+
+def add_render_flag(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's ``--render RESULTS_JSON``: render a saved file instead of measuring."""
+    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
+                        help="only render docs/benchmarks.md from a saved results file (the "
+                             "same as python -m bench.summarize RESULTS_JSON)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

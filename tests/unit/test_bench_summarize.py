@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from bench import memory_bound, results, summarize
+from bench import export_line, memory_bound, results, summarize
 from bench.sections import Section
 
 FIXTURE = Path(__file__).parent / "data" / "bench" / "run-quick-2000.json"
+#: ``python -m bench.export_line --items 3000 --runs 1`` as measured (one round, loaded machine).
+EXPORT_LINE = Path(__file__).parent / "data" / "bench" / "export-line-3000.json"
 BENCH = Path(summarize.__file__).parent
 
 
@@ -131,6 +134,89 @@ def test_the_marked_sections_are_kept_or_rendered_from_their_own_files(tmp_path)
     # the section's file alone: only that section changes
     doc.write_text(text.replace("## 7. Export memory", "## 7. stale"))
     assert rendered(tmp_path, memory) == text
+
+
+def test_the_export_line_section_is_rendered_from_its_own_file(tmp_path):
+    doc = tmp_path / "docs" / "benchmarks.md"
+    doc.parent.mkdir()
+    memory = Section("memory-bound")
+    doc.write_text("# kept\n\n" + memory.begin + "\nmemory numbers\n" + memory.end + "\n")
+    text = rendered(tmp_path, EXPORT_LINE)
+    assert text.startswith("# kept\n\n" + memory.begin + "\nmemory numbers\n" + memory.end)
+    section = text[text.index("<!-- export-line:begin -->"):]
+    assert section.endswith("<!-- export-line:end -->\n")
+    assert "Command: `python -m bench.export_line --items 3000 --runs 1` (2026-12-01 15:19 UTC, " \
+           "3,000 items, 1 round, medians; load average at start 9.01, at end 10.04)." in section
+    assert "before = b685ad7 (lines by Gson.toJson tree), after = dc9c4bc (lines by " \
+           "JsonWriter)" in section
+    # the measured (second) export of each side, from the file's CPU seconds and items
+    assert "| 1 | before | 1 | 938 | 4.5 | 403.3 | 250.0 | 6.2 | yes |" in section
+    assert "| 1 | after | 2 | 387 | 9.2 | 416.7 | 236.7 | 15.6 | yes |" in section
+    assert "- JVM CPU per item: 1.03x -> **1.03x** (403.3 -> 416.7 us);" in section
+    assert "- the cold first exports' JVM CPU per item: 1.16x -> **1.16x** (973.3 -> 1133.3 " \
+           "us);" in section
+    assert "- scan items/s: 0.41x -> **0.41x** (938 and 387);" in section
+    # rendered again: replaced, not added twice; with a full run it follows memory-bound
+    assert rendered(tmp_path, EXPORT_LINE) == text
+    full = rendered(tmp_path, FIXTURE)
+    assert full.index("memory numbers") < full.index("<!-- export-line:begin -->")
+    assert full.endswith(section)
+
+
+def test_export_line_ratios_are_medians_of_the_rounds_own_ratios():
+    def run(items_per_s, jvm_seconds):
+        return {"items": 1000, "items_per_s_scan": items_per_s,
+                "cpu": {"jvm": jvm_seconds, "jvm children": 0.1}, "cold": {
+                    "items": 1000, "cpu": {"jvm": 2 * jvm_seconds}}}
+
+    # the machine slowed down between rounds: each round's pair is what counts
+    rounds = [{"before": run(1000, 0.10), "after": run(1500, 0.05)},
+              {"before": run(500, 0.20), "after": run(600, 0.16)},
+              {"before": run(100, 1.00), "after": run(110, 0.70)}]
+    m = export_line.medians({"rounds": rounds})
+    assert export_line.ratios({"rounds": rounds}, "jvm") == "0.50x, 0.80x, 0.70x"
+    assert export_line.ratios({"rounds": rounds}, "rate") == "1.50x, 1.20x, 1.10x"
+    assert m["jvm_us_ratio"] == pytest.approx(0.7)
+    assert m["items_per_s_ratio"] == pytest.approx(1.2)
+    assert m["cold_jvm_us_ratio"] == pytest.approx(0.7)
+    assert m["before_jvm_us"] == pytest.approx(200.0)
+    assert m["after_items_per_s"] == pytest.approx(600)
+
+
+def test_an_incomplete_export_line_file_names_its_benchmark(tmp_path, capsys):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# as it was\n")
+    cut = tmp_path / "export-line.json"
+    data = json.loads(EXPORT_LINE.read_text())
+    del data["load_end"]
+    cut.write_text(json.dumps(data))
+    assert summarize.main([str(cut), "--doc", str(doc)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"bench.summarize: {cut}: no 'load_end' in these results (a run that stopped before "
+        "the end?); measure again with `python -m bench.export_line`")
+    assert doc.read_text() == "# as it was\n"
+
+
+def _root_commit() -> str:
+    return subprocess.run(["git", "-C", str(BENCH.parent), "rev-list", "--max-parents=0",
+                           "HEAD"], check=True, capture_output=True, text=True).stdout.split()[0]
+
+
+@pytest.mark.parametrize("flag, ref, said", [
+    ("--before", "no-such-ref", "not a commit of {root}; give a commit id, branch or tag"),
+    ("--after", "ROOT", "has no jvm/pom.xml (ddbpipe's reader jar came with b685ad7); give a "
+                        "later commit"),
+])
+def test_export_line_refuses_a_ref_it_cannot_build_before_starting(tmp_path, monkeypatch,
+                                                                   capsys, flag, ref, said):
+    ref = _root_commit() if ref == "ROOT" else ref
+    monkeypatch.setattr(export_line, "measure", lambda *a: pytest.fail("measured anyway"))
+    with pytest.raises(SystemExit) as stopped:
+        export_line.main([flag, ref])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"python -m bench.export_line: error: {flag} {ref}: "
+                    + said.format(root=export_line.ROOT))
 
 
 @pytest.mark.parametrize("edit, said", [
