@@ -9,6 +9,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from bench.results import RunResults
 
 TARGET_RATIO = 0.8
+#: Issue 12's bar: import / raw writer, export / connector-plus-pipe probe.
+ISSUE_RATIO = 0.9
 
 
 def short_repr(value: Any, limit: int = 90) -> str:
@@ -84,6 +86,8 @@ def derived(r: RunResults) -> dict[str, Any]:
     d["export_ratio_boto3"] = med(a / b for a, b in zip(export_rates, read["boto3"]))
     d["count_rate"] = med(x["connector_count"]["items_per_s"] for x in rounds)
     d["pipe_rate"] = med(x["connector_pipe"]["items_per_s"] for x in rounds)
+    d["export_ratio_pipe"] = med(x["export"]["items_per_s_scan"]
+                                 / x["connector_pipe"]["items_per_s"] for x in rounds)
     d["import_write"] = med(x["import"]["items_per_s_write"] for x in rounds)
     d["import_skip_write"] = med(x["import_skip_validation"]["items_per_s_write"]
                                  for x in rounds)
