@@ -21,6 +21,7 @@ import sys
 import traceback
 import uuid
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
@@ -44,7 +45,11 @@ SIZE_SAMPLE = 16
 
 
 class S3Sink:
-    """One object written as it streams: a single PUT when small, multipart past PART_SIZE."""
+    """One object written as it streams: a single PUT when small, multipart past PART_SIZE.
+
+    A full part is uploaded on a thread of its own while the next one fills, at most one in
+    flight (two parts of memory): the pipe from the JVM keeps draining during an upload instead
+    of stalling the task's read workers for each 8 MiB sent."""
 
     def __init__(self, s3: S3Client, bucket: str, key: str, compress: bool,
                  patience: Optional[Patience] = None) -> None:
@@ -55,6 +60,8 @@ class S3Sink:
         self._buf = bytearray()
         self._upload_id: Optional[str] = None
         self._parts: list[CompletedPartTypeDef] = []
+        self._uploader: Optional[ThreadPoolExecutor] = None
+        self._in_flight: Optional[Future[None]] = None
         self._md5 = hashlib.md5()
         self.bytes_in = 0
         self.bytes_out = 0
@@ -78,13 +85,30 @@ class S3Sink:
         if self._upload_id is None:
             self._upload_id = self._call(self.s3.create_multipart_upload, Bucket=self.bucket,
                                          Key=self.key)["UploadId"]
-        number = len(self._parts) + 1
-        resp = self._call(self.s3.upload_part, Bucket=self.bucket, Key=self.key,
-                          UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buf))
-        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
-        self._md5.update(self._buf)
-        self.bytes_out += len(self._buf)
+        body = bytes(self._buf)
         self._buf.clear()
+        self._md5.update(body)
+        self.bytes_out += len(body)
+        self._wait()  # the previous part is in S3 (or its failure raised) before the next goes
+        if self._uploader is None:
+            self._uploader = ThreadPoolExecutor(1, thread_name_prefix="ddbpipe-part")
+        self._in_flight = self._uploader.submit(self._upload_part, len(self._parts) + 1, body)
+
+    def _upload_part(self, number: int, body: bytes) -> None:
+        resp = self._call(self.s3.upload_part, Bucket=self.bucket, Key=self.key,
+                          UploadId=self._upload_id, PartNumber=number, Body=body)
+        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+
+    def _wait(self) -> None:
+        """Wait for the part in flight; raises its failure."""
+        if self._in_flight is not None:
+            done, self._in_flight = self._in_flight, None
+            done.result()
+
+    def _stop_uploader(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+            self._uploader = None
 
     def close(self) -> None:
         if self._gz:
@@ -98,6 +122,8 @@ class S3Sink:
         else:
             if self._buf:
                 self._flush_part()
+            self._wait()
+            self._stop_uploader()
             etag = self._call(self.s3.complete_multipart_upload, Bucket=self.bucket,
                               Key=self.key, UploadId=self._upload_id,
                               MultipartUpload={"Parts": self._parts}).get("ETag", "")
@@ -105,6 +131,10 @@ class S3Sink:
         self.md5 = native_layout.md5_base64(self._md5.digest())
 
     def abort(self) -> None:
+        if self._in_flight is not None:  # let it end (its failure is the one being raised)
+            self._in_flight.exception()
+            self._in_flight = None
+        self._stop_uploader()
         if self._upload_id is not None:
             self.s3.abort_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id

@@ -58,3 +58,57 @@ def test_empty_partition_writes_nothing(aws, unique):
                        endpoints=dict(aws.endpoints))
     assert write_partition(io.BytesIO(b""), cfg, s3, out) == 0
     assert out.getvalue() == "" and "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def _big_lines(count: int) -> list[str]:
+    """Lines of ~1 KB each: ``count`` of them make several 8 MiB parts."""
+    return [item_to_line({"pk": {"S": f"k{i:06d}"}, "pad": {"S": "x" * 1000}})
+            for i in range(count)]
+
+
+def test_a_multipart_file_is_whole_in_order_with_its_md5(aws, unique):
+    import base64
+    import hashlib
+
+    s3 = client(aws, "s3")
+    bucket = f"pw-mp-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    lines = _big_lines(20_000)  # ~20.4 MB: three parts, two of them uploaded while reading
+    text = "".join(line + "\n" for line in lines).encode()
+    out = io.StringIO()
+    cfg = WriterConfig(folder=f"s3://{bucket}/run", region=aws.region,
+                       endpoints=dict(aws.endpoints))
+    assert write_partition(io.BytesIO(text), cfg, s3, out) == 20_000
+    (commit,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    uri = S3Uri.parse(commit["url"])
+    body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    assert body == text
+    assert commit["md5"] == base64.b64encode(hashlib.md5(text).digest()).decode()
+    assert commit["etag"].endswith("-3")
+
+
+def test_a_part_that_fails_in_flight_fails_the_file_and_leaves_nothing(aws, unique):
+    import botocore.exceptions
+
+    s3 = client(aws, "s3")
+    bucket = f"pw-mpfail-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    text = "".join(line + "\n" for line in _big_lines(20_000)).encode()
+    real_upload = s3.upload_part
+    calls = []
+
+    def second_part_refused(**kwargs):
+        calls.append(kwargs["PartNumber"])
+        if kwargs["PartNumber"] == 2:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "no"}}, "UploadPart")
+        return real_upload(**kwargs)
+
+    s3.upload_part = second_part_refused  # type: ignore[method-assign]
+    cfg = WriterConfig(folder=f"s3://{bucket}/run", region=aws.region,
+                       endpoints=dict(aws.endpoints))
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        write_partition(io.BytesIO(text), cfg, s3, io.StringIO())
+    assert calls[:2] == [1, 2]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
