@@ -23,7 +23,7 @@ import uuid
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar, cast
 
 from ddbpipe import failures, native_layout
 from ddbpipe.aws import AwsConfig, client
@@ -276,6 +276,21 @@ def write_partition(stream: IO[bytes], cfg: WriterConfig, s3: S3Client, out: IO[
     return total
 
 
+def _s3_client(aws: AwsConfig) -> S3Client:
+    return client(aws, "s3", **no_retry_config())
+
+
+class _Deferred:
+    """An S3 client being made on another thread: the first attribute asked for waits for it
+    (and raises what making it raised)."""
+
+    def __init__(self, made: Future[Any]) -> None:
+        self._made = made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made.result(), name)
+
+
 def main() -> int:
     text = os.environ.get(ENV_VAR)
     if not text:
@@ -283,9 +298,12 @@ def main() -> int:
         return 2
     cfg = WriterConfig.from_env(text)
     aws = AwsConfig(region=cfg.region, endpoints=cfg.endpoints, profile=cfg.profile)
+    maker = ThreadPoolExecutor(1, thread_name_prefix="ddbpipe-client")
     try:
-        s3 = client(aws, "s3", **no_retry_config())
-        write_partition(sys.stdin.buffer, cfg, s3, sys.stdout)
+        # boto3's import and the client take ~0.3 s: made meanwhile, so the pipe from the JVM
+        # is read from the first moment (the first 8 MiB need no client)
+        made = maker.submit(_s3_client, aws)
+        write_partition(sys.stdin.buffer, cfg, cast("S3Client", _Deferred(made)), sys.stdout)
     except Exception as err:
         # Spark does not carry a piped process's stderr to the driver: the failure goes out as
         # the last stdout line (ddbpipe.failures) and the process ends normally.
@@ -297,6 +315,8 @@ def main() -> int:
         if cfg.verbose:
             traceback.print_exc()
         print(failures.record(known), flush=True)
+    finally:
+        maker.shutdown(wait=False)
     return 0
 
 

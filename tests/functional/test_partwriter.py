@@ -112,3 +112,25 @@ def test_a_part_that_fails_in_flight_fails_the_file_and_leaves_nothing(aws, uniq
     assert calls[:2] == [1, 2]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_a_client_that_cannot_be_made_fails_the_partition_in_one_line(aws, unique, tmp_path):
+    """The S3 client is made on a thread while the pipe is read: its failure still ends the
+    partition as a failure line, not lost."""
+    import subprocess
+    import sys
+
+    from ddbpipe import failures
+
+    cfg = WriterConfig(folder=f"s3://pw-noprofile-{unique}/run", region=aws.region,
+                       endpoints=dict(aws.endpoints), profile="no-such-profile")
+    lines = "".join(item_to_line(sample_item(i)) + "\n" for i in range(5))
+    env = {"PATH": "", "DDBPIPE_WRITER": cfg.to_env(), "HOME": str(tmp_path),
+           "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials")}
+    proc = subprocess.run([sys.executable, "-m", "ddbpipe.export.partwriter"], input=lines,
+                          capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert proc.returncode == 0
+    (last,) = proc.stdout.splitlines()[-1:]
+    err = failures.decode(last)
+    assert err is not None and "no-such-profile" in str(err)
