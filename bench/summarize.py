@@ -84,7 +84,7 @@ class Rendered:
 
     def write(self, doc: Path) -> None:
         if self.charts:
-            import matplotlib  # noqa: F401  (ImportError before anything is written)
+            throttled.require_charts()  # ImportError before anything is written
         for path, run in self.charts.items():
             throttled.chart(run, path, throttled.title(run))
         doc.parent.mkdir(parents=True, exist_ok=True)

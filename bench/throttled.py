@@ -88,6 +88,11 @@ def title(run: ThrottledRun) -> str:
             "(capacity proxy, per second)")
 
 
+def require_charts() -> None:
+    """Raises ImportError when matplotlib (the bench extra) is not installed."""
+    import matplotlib  # noqa: F401
+
+
 def chart(run: ThrottledRun, path: Path, title: str) -> None:
     """A small PNG: consumed units per second, the target line and the provisioned capacity."""
     import matplotlib
