@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, overload
 from urllib.parse import urlparse
@@ -129,29 +130,72 @@ def _profile_region(profile: Optional[str]) -> Optional[str]:
         return None
 
 
+#: One boto3 session per process and configuration (:func:`session`), and the lock that clients
+#: and credentials are made under: a session builds clients from shared caches that are not
+#: thread-safe.
+_SESSIONS: dict[tuple[Any, ...], Any] = {}
+_LOCK = threading.RLock()
+#: Sessions kept at most (tests change the environment's keys often; a run never does).
+_KEPT = 8
+
+
+def _after_fork() -> None:
+    """A forked child (Spark's Python workers) starts with no sessions and a free lock."""
+    global _LOCK
+    _LOCK = threading.RLock()
+    _SESSIONS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _session_key(cfg: AwsConfig) -> tuple[Any, ...]:
+    """What a session depends on: the profile and region, and every AWS_* variable
+    (keys, token, profile, config files, container credentials) read by the credential chain."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items()
+                       if k.startswith("AWS_") or k == "DDBPIPE_LOCALSTACK"))
+    return cfg.profile, cfg.region, env
+
+
 def session(cfg: AwsConfig) -> Any:
-    """A boto3 session for ``cfg``: the standard credential chain, or LocalStack's test keys."""
+    """The boto3 session of ``cfg`` in this process: the standard credential chain, or
+    LocalStack's test keys. Made once per process (and again when the environment's AWS
+    variables change): a session caches the service models and the credentials it resolved,
+    so the second client of a service costs ~2 ms instead of ~40 ms. Make clients with
+    :func:`client`, which holds the session's lock."""
     import boto3
     import botocore.exceptions
 
-    if os.environ.get("DDBPIPE_LOCALSTACK") == "1":
-        from localstack_client.session import Session as LocalstackSession
+    key = _session_key(cfg)
+    with _LOCK:
+        made = _SESSIONS.get(key)
+        if made is not None:
+            return made
+        if os.environ.get("DDBPIPE_LOCALSTACK") == "1":
+            from localstack_client.session import Session as LocalstackSession
 
-        return LocalstackSession(region_name=cfg.region)
-    try:
-        return boto3.session.Session(profile_name=cfg.profile, region_name=cfg.region)
-    except botocore.exceptions.ProfileNotFound as err:
-        raise ConfigError(
-            f"AWS profile {cfg.profile!r} does not exist.",
-            "Check --profile / AWS_PROFILE against ~/.aws/config.",
-        ) from err
+            made = LocalstackSession(region_name=cfg.region)
+        else:
+            try:
+                made = boto3.session.Session(profile_name=cfg.profile, region_name=cfg.region)
+            except botocore.exceptions.ProfileNotFound as err:
+                raise ConfigError(
+                    f"AWS profile {cfg.profile!r} does not exist.",
+                    "Check --profile / AWS_PROFILE against ~/.aws/config.",
+                ) from err
+        if len(_SESSIONS) >= _KEPT:
+            _SESSIONS.clear()
+        _SESSIONS[key] = made
+        return made
 
 
 def credentials(cfg: AwsConfig) -> Any:
     """The botocore credentials object of ``cfg``'s session (refreshed as botocore refreshes
     it), for code that signs its own requests; None when the chain finds none."""
-    get = getattr(session(cfg), "get_credentials", None)
-    return get() if get is not None else None
+    sess = session(cfg)
+    get = getattr(sess, "get_credentials", None)
+    with _LOCK:
+        return get() if get is not None else None
 
 
 @overload
@@ -190,7 +234,8 @@ def client(cfg: AwsConfig, service: str, *, boto_session: Any = None, **config: 
         # Path-style addressing for local stand-ins that serve every bucket on one host.
         opts.setdefault("s3", {"addressing_style": "path"})
     sess = boto_session or session(cfg)
-    return sess.client(service, endpoint_url=cfg.endpoint(service), config=Config(**opts))
+    with _LOCK:
+        return sess.client(service, endpoint_url=cfg.endpoint(service), config=Config(**opts))
 
 
 def check_reachable(cfg: AwsConfig, service: str, timeout: float = 3.0) -> None:
@@ -217,7 +262,7 @@ def frozen_credentials(cfg: AwsConfig) -> Optional[tuple[str, str, Optional[str]
     The connector only knows instance profiles or keys in its Hadoop configuration; locally there is
     no instance profile, so the local session passes these in memory (never in argv or logs).
     """
-    creds = session(cfg).get_credentials()
+    creds = credentials(cfg)
     if creds is None:
         return None
     frozen = creds.get_frozen_credentials()

@@ -63,3 +63,68 @@ def test_error_code_reads_the_aws_code_and_nothing_else():
     assert error_code(err) == "NoSuchKey"
     assert error_code(botocore.exceptions.ClientError({}, "GetObject")) == ""
     assert error_code(ValueError("NoSuchKey")) == ""
+
+
+def test_a_process_keeps_one_session_per_configuration(monkeypatch):
+    from ddbpipe import aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDONE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "one")
+    cfg = AwsConfig(region="eu-west-1")
+    first = aws.session(cfg)
+    assert aws.session(AwsConfig(region="eu-west-1")) is first
+    assert aws.session(AwsConfig(region="us-east-1")) is not first
+    assert aws.credentials(cfg).access_key == "AKIDONE"
+
+
+def test_new_keys_in_the_environment_make_a_new_session(monkeypatch):
+    """A session caches the credentials it resolved: changed keys must not be served stale."""
+    from ddbpipe import aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDONE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "one")
+    cfg = AwsConfig(region="eu-west-1")
+    before = aws.session(cfg)
+    assert aws.frozen_credentials(cfg) == ("AKIDONE", "one", None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTWO")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "tok")
+    assert aws.session(cfg) is not before
+    assert aws.frozen_credentials(cfg) == ("AKIDTWO", "one", "tok")
+
+
+def test_clients_made_on_many_threads_at_once_all_work(monkeypatch):
+    """boto3 builds clients from a session's caches, which are not thread-safe: client()
+    makes them one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ddbpipe import aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDONE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "one")
+    cfg = AwsConfig(region="eu-west-1", endpoints={"s3": "http://127.0.0.1:9"})
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda i: aws.client(cfg, ("s3", "dynamodb")[i % 2]), range(32)))
+    assert {c.meta.service_model.service_name for c in made} == {"s3", "dynamodb"}
+    assert {c.meta.endpoint_url for c in made if c.meta.service_model.service_name == "s3"} \
+        == {"http://127.0.0.1:9"}
+
+
+def test_a_forked_child_starts_with_no_sessions(monkeypatch):
+    import os
+
+    from ddbpipe import aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDONE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "one")
+    aws.session(AwsConfig(region="eu-west-1"))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report how many sessions it inherited, and leave at once
+        os.write(write, str(len(aws._SESSIONS)).encode())
+        os._exit(0)
+    os.close(write)
+    inherited = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert inherited == b"0"
+    assert aws._SESSIONS
