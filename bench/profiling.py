@@ -26,18 +26,11 @@ from ddbpipe.tables import describe
 T = TypeVar("T")
 
 
-def connector_read(spark: Any, aws: AwsConfig, table: str, percent: float,
-                   read_capacity: int, mode: str,
-                   segments: Optional[int] = None) -> tuple[int, float]:
-    """Items and seconds of the connector's read of ``table`` ending in ``count`` or ``pipe``;
-    ``segments`` overrides the plan's segment count (an experiment)."""
-    from ddbpipe.spark import (
-        connector_items,
-        default_parallelism,
-        is_yarn,
-        java_list,
-        java_map,
-    )
+def connector_rdd(spark: Any, aws: AwsConfig, table: str, percent: float,
+                  read_capacity: int, segments: Optional[int] = None) -> Any:
+    """The connector's RDD of ``table`` as ``ddbpipe export`` plans and configures it (a JVM
+    RDD of export lines); ``segments`` overrides the plan's segment count (an experiment)."""
+    from ddbpipe.spark import connector_items, default_parallelism, is_yarn
 
     info = describe(client(aws, "dynamodb"), table, aws.region)
     plan = capacity.plan_read(info, percent, default_parallelism(spark), read_capacity)
@@ -45,14 +38,29 @@ def connector_read(spark: Any, aws: AwsConfig, table: str, percent: float,
                               yarn=is_yarn(spark), credentials=frozen_credentials(aws))
     if segments is not None:
         conf["dynamodb.scan.segments"] = str(segments)
-    values = connector_items(spark, conf, plan.tasks)
+    return connector_items(spark, conf, plan.tasks)
+
+
+def pipe_to(spark: Any, values: Any, command: list[str], env: dict[str, str]) -> list[str]:
+    """Every partition of the JVM RDD ``values`` piped into ``command`` (as the export pipes
+    into its partition writer); what the commands printed."""
+    from ddbpipe.spark import java_list, java_map
+
+    return [str(x) for x in values.pipe(java_list(spark, command), java_map(spark, env), False,
+                                        1 << 16, "UTF-8").collect()]
+
+
+def connector_read(spark: Any, aws: AwsConfig, table: str, percent: float,
+                   read_capacity: int, mode: str,
+                   segments: Optional[int] = None) -> tuple[int, float]:
+    """Items and seconds of the connector's read of ``table`` ending in ``count`` or ``pipe``
+    (to ``wc -l``)."""
+    values = connector_rdd(spark, aws, table, percent, read_capacity, segments)
     started = time.monotonic()
     if mode == "count":
         items = int(values.count())
     elif mode == "pipe":
-        out = values.pipe(java_list(spark, ["wc", "-l"]), java_map(spark, {}), False, 1 << 16,
-                          "UTF-8").collect()
-        items = sum(int(str(x).strip() or 0) for x in out)
+        items = sum(int(x.strip() or 0) for x in pipe_to(spark, values, ["wc", "-l"], {}))
     else:
         raise ValueError(mode)
     return items, time.monotonic() - started

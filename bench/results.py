@@ -1,12 +1,12 @@
 """The results files of the benchmarks: their schema, defined once, and how they are saved and
 read back.
 
-Measuring (``bench.run``, ``bench.resume``, ``bench.memory_bound``, ``bench.export_line``)
-writes one JSON file per run under ``bench/results/``; ``bench.summarize`` renders
-docs/benchmarks.md and the charts from such files alone. Both sides name the top-level fields
-through the TypedDicts below and the labels shared between modules (stage names, CPU groups,
-experiment names) through the constants here, so a field renamed on one side is a mypy error on
-the other, not a KeyError at render time.
+Measuring (``bench.run``, ``bench.resume``, ``bench.memory_bound``, ``bench.export_line``,
+``bench.export_writer``) writes one JSON file per run under ``bench/results/``;
+``bench.summarize`` renders docs/benchmarks.md and the charts from such files alone. Both sides
+name the top-level fields through the TypedDicts below and the labels shared between modules
+(stage names, CPU groups, experiment names) through the constants here, so a field renamed on
+one side is a mypy error on the other, not a KeyError at render time.
 
 Every file carries ``schema`` (``SCHEMA_VERSION``) and ``kind``; :func:`load` refuses a file of
 another version or kind with one line naming the file and what to do.
@@ -23,13 +23,15 @@ SCHEMA_VERSION: Final = 1
 
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 
-Kind = Literal["run", "resume", "memory-bound", "export-line"]
-KINDS: Final[tuple[Kind, ...]] = ("run", "resume", "memory-bound", "export-line")
+Kind = Literal["run", "resume", "memory-bound", "export-line", "export-writer"]
+KINDS: Final[tuple[Kind, ...]] = ("run", "resume", "memory-bound", "export-line",
+                                  "export-writer")
 #: The command that measures each kind of results file again.
 MEASURED_BY: Final[dict[Kind, str]] = {"run": "python -m bench.run",
                                        "resume": "python -m bench.resume",
                                        "memory-bound": "python -m bench.memory_bound",
-                                       "export-line": "python -m bench.export_line"}
+                                       "export-line": "python -m bench.export_line",
+                                       "export-writer": "python -m bench.export_writer"}
 
 # --------------------------------------------------------------------------- shared labels
 
@@ -165,7 +167,22 @@ class ExportLineResults(TypedDict, total=False):
     rounds: list[dict[str, Any]]
 
 
-AnyResults = Union[RunResults, ResumeResults, MemoryBoundResults, ExportLineResults]
+class ExportWriterResults(TypedDict, total=False):
+    """``bench.export_writer``: the ``export-writer`` section (each round holds every way of
+    ``bench.export_writer.WAYS``: items, seconds, items/s, CPU by group; and ``order``)."""
+
+    schema: int
+    kind: Kind
+    command: str
+    date: str
+    items: int
+    load: list[float]
+    load_end: list[float]
+    rounds: list[dict[str, Any]]
+
+
+AnyResults = Union[RunResults, ResumeResults, MemoryBoundResults, ExportLineResults,
+                   ExportWriterResults]
 
 
 class ResultsError(ValueError):

@@ -5,13 +5,14 @@ The benchmarks measure into ``bench/results/*.json`` (``bench.results``); this r
 
 * a ``run`` file (``bench.run``) gives the whole document except the marked sections, plus the
   charts of its throttled runs under ``--charts``;
-* a ``resume``, ``memory-bound`` or ``export-line`` file (``bench.resume``,
-  ``bench.memory_bound``, ``bench.export_line``) gives its own section, between
-  ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``.
+* a ``resume``, ``memory-bound``, ``export-line`` or ``export-writer`` file (``bench.resume``,
+  ``bench.memory_bound``, ``bench.export_line``, ``bench.export_writer``) gives its own
+  section, between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``.
 
 A section whose results file is not given is kept as the document has it. Without files: the
 newest full ``bench/results/bench-*.json`` and ``resume.json`` / ``memory-bound.json`` /
-``export-line.json`` if they exist. Every file is read and checked before anything is written.
+``export-line.json`` / ``export-writer.json`` if they exist. Every file is read and checked
+before anything is written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.results import (
     RESULTS_DIR,
     THROTTLED_RUNS,
     ExportLineResults,
+    ExportWriterResults,
     Kind,
     MemoryBoundResults,
     ResultsError,
@@ -63,6 +65,12 @@ def _export_line(results: dict[str, Any]) -> str:
     return export_line.render(cast(ExportLineResults, results))
 
 
+def _export_writer(results: dict[str, Any]) -> str:
+    from bench import export_writer
+
+    return export_writer.render(cast(ExportWriterResults, results))
+
+
 @dataclass(frozen=True)
 class Marked:
     """A section that a benchmark of its own measures, in the order the document has them."""
@@ -74,7 +82,8 @@ class Marked:
 
 MARKED = (Marked("resume", Section("resume"), _resume),
           Marked("memory-bound", Section("memory-bound"), _memory_bound),
-          Marked("export-line", Section("export-line"), _export_line))
+          Marked("export-line", Section("export-line"), _export_line),
+          Marked("export-writer", Section("export-writer"), _export_writer))
 
 
 @dataclass(frozen=True)
