@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/pip install -q -e '.[dev,bench]' -e ./dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.resume
+	$(BIN)/python -m bench.export_writer
 
 local-up: setup
 	$(BIN)/ddbpipe local up
