@@ -306,7 +306,6 @@ def measure(n: int, runs: int, refs: dict[str, str], commits: dict[str, str],
             argv: Optional[Sequence[str]]) -> int:
     """Build, load, export side by side, save and render (see the module's docstring)."""
     from bench import items, limits, summarize
-    from bench import results as saved_results
     from bench.stack import BUCKET, Stack, set_local_credentials
 
     set_local_credentials()
@@ -366,10 +365,7 @@ def measure(n: int, runs: int, refs: dict[str, str], commits: dict[str, str],
     finally:
         stack.stop()
     results["load_end"] = list(os.getloadavg())
-    out = saved_results.save(saved_results.RESULTS_DIR / "export-line.json", "export-line",
-                             results)
-    summarize.summarize([out], DOC)
-    print(render(results))
+    summarize.publish("export-line", results)
     for side in SIDES:
         shutil.rmtree(work / side / "src", ignore_errors=True)
     return 0

@@ -171,7 +171,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def measure(n: int, runs: int, argv: Optional[Sequence[str]]) -> int:
     """Load, read the table each way per round, save and render (see the module's docstring)."""
     from bench import cpu, items, limits, profiling, summarize
-    from bench import results as saved_results
     from bench.run import export_main
     from bench.stack import BUCKET, Stack, set_local_credentials
     from ddbpipe.export.messages import ENV_VAR, WriterConfig
@@ -237,10 +236,7 @@ def measure(n: int, runs: int, argv: Optional[Sequence[str]]) -> int:
             spark.stop()
         stack.stop()
     results["load_end"] = list(os.getloadavg())
-    out = saved_results.save(saved_results.RESULTS_DIR / "export-writer.json", "export-writer",
-                             results)
-    summarize.summarize([out], DOC)
-    print(render(results))
+    summarize.publish("export-writer", results)
     return 0
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from bench import memory
-from bench import results as saved_results
 from bench.items import bench_item, wire_batches
 from bench.limits import write_raw
 from bench.results import MEM_EXECUTOR, MemoryBoundResults
@@ -238,10 +237,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 results["runs"].append(standalone_run(stack, size, logs))
     finally:
         stack.stop()
-    out = saved_results.save(saved_results.RESULTS_DIR / "memory-bound.json", "memory-bound",
-                             results)
-    summarize.summarize([out], DOC)
-    print(render(results))
+    summarize.publish("memory-bound", results)
     return 0
 
 

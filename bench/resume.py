@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bench import results as saved_results
 from bench.items import bench_item
 from bench.results import ResumeResults
 from bench.sections import Section
@@ -230,9 +229,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         stack.stop()
     if args.no_import:
         results["import_note"] = "not measured in this run (--no-import)"
-    out = saved_results.save(saved_results.RESULTS_DIR / "resume.json", "resume", results)
-    summarize.summarize([out], DOC)
-    print(render(results, command))
+    summarize.publish("resume", results)
     return 0
 
 

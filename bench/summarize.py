@@ -22,7 +22,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, cast
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, cast
 
 from bench import report, throttled
 from bench.results import (
@@ -37,6 +37,7 @@ from bench.results import (
     ResumeResults,
     RunResults,
     load,
+    save,
 )
 from bench.sections import Section
 
@@ -176,6 +177,16 @@ def summarize(files: Sequence[Path], doc: Optional[Path] = None,
         charts = charts or (QUICK_CHARTS if quick else CHARTS)
     render(doc, charts, files).write(doc)
     return doc
+
+
+def publish(kind: Kind, results: Mapping[str, object]) -> Path:
+    """What a benchmark of a section of its own does last: save ``results`` as
+    ``bench/results/KIND.json``, render its section into docs/benchmarks.md and print it."""
+    out = save(RESULTS_DIR / f"{kind}.json", kind, results)
+    summarize([out], DOC)
+    marked = next(m for m in MARKED if m.kind == kind)
+    print(marked.render(load(out, kind)))
+    return out
 
 
 def add_render_flag(parser: argparse.ArgumentParser) -> None:

@@ -85,3 +85,17 @@ def test_the_section_is_rendered_from_its_own_file(tmp_path, monkeypatch):
         assert f"| {way} | **{ratio:.2f}x** | {run['cpu']['jvm']:.2f} |" in section
     assert summarize.main([str(FIXTURE), "--doc", str(doc)]) == 0
     assert doc.read_text() == text  # replaced, not added twice
+
+
+def test_publish_saves_renders_and_prints_the_section(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(summarize, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(summarize, "DOC", tmp_path / "benchmarks.md")
+    (tmp_path / "benchmarks.md").write_text("# kept\n")
+    measured = {k: v for k, v in json.loads(FIXTURE.read_text()).items()
+                if k not in ("schema", "kind")}
+    out = summarize.publish("export-writer", measured)
+    assert out == tmp_path / "results" / "export-writer.json"
+    assert json.loads(out.read_text())["kind"] == "export-writer"
+    section = export_writer.render(json.loads(out.read_text()))
+    assert (tmp_path / "benchmarks.md").read_text() == "# kept\n\n" + section
+    assert capsys.readouterr().out == section + "\n"
