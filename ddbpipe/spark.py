@@ -117,6 +117,19 @@ def local_jars() -> tuple[list[str], list[str]]:
     return rest, first
 
 
+def session_jars(master: str) -> tuple[list[str], list[str]]:
+    """(``spark.jars``, the driver's class path prefix) of a session on ``master``.
+
+    On a local master the tasks run in the driver's JVM: the jars are ``local:`` URIs, loaded
+    where they are. Otherwise Spark copies every jar (~300 MB, most of it the AWS SDK bundle of
+    S3A) into a spark-* folder of the temporary folder per session, and a killed run leaves it
+    there (a day of test runs filled this machine's disk)."""
+    rest, first = local_jars()
+    if master.startswith("local"):
+        rest = [f"local:{j}" for j in rest]
+    return rest, first
+
+
 def submit_args() -> list[str]:
     """The spark-submit flags that put the connector and S3A on a local Spark's classpath."""
     rest, first = local_jars()
@@ -156,8 +169,8 @@ def local_session(aws: AwsConfig, app_name: str, master: Optional[str] = None,
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     from pyspark.sql import SparkSession
 
-    rest, first = local_jars()
     master = master or os.environ.get("DDBPIPE_SPARK_MASTER") or "local[*]"
+    rest, first = session_jars(master)
     memory = driver_memory(master)
     builder = (
         SparkSession.builder.master(master)
