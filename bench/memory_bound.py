@@ -88,12 +88,12 @@ def standalone_run(stack: Stack, size: int, logs: Path) -> dict[str, Any]:
     spark_home = Path(str(__import__("pyspark").__file__)).parent
     env = stack.env()
     env["SPARK_HOME"] = str(spark_home)
-    args = submit_args()
-    first_jars = args[args.index("--driver-class-path") + 1]
     with SparkStandalone(spark_home, logs / f"spark-{size}", env,
                          cores=int(props["spark.executor.cores"]),
                          memory=f"{heap_mb + WORKER_SPARE_MB}m") as spark:
-        cmd = [str(spark_home / "bin" / "spark-submit"), "--master", spark.url, *args,
+        args = submit_args(spark.url)
+        first_jars = args[args.index("--driver-class-path") + 1]
+        cmd = [str(spark_home / "bin" / "spark-submit"), *args,
                "--conf", f"spark.executor.extraClassPath={first_jars}",
                "--conf", f"spark.pyspark.python={sys.executable}",
                *[x for k in ("spark.executor.memory", "spark.executor.cores",

@@ -130,10 +130,12 @@ def session_jars(master: str) -> tuple[list[str], list[str]]:
     return rest, first
 
 
-def submit_args() -> list[str]:
-    """The spark-submit flags that put the connector and S3A on a local Spark's classpath."""
-    rest, first = local_jars()
-    return ["--jars", ",".join(rest), "--driver-class-path", ":".join(first)]
+def submit_args(master: str) -> list[str]:
+    """The spark-submit flags that put the connector and S3A on the class path of a Spark on
+    ``master`` run from this machine (``local:`` jars on a local master: see
+    :func:`session_jars`)."""
+    rest, first = session_jars(master)
+    return ["--master", master, "--jars", ",".join(rest), "--driver-class-path", ":".join(first)]
 
 
 def s3a_conf(aws: AwsConfig) -> dict[str, str]:

@@ -30,7 +30,7 @@ def spark_submit(aws, *job_args: str) -> subprocess.CompletedProcess:
         AWS_ENDPOINT_URL_S3=aws.endpoint("s3"),
         AWS_REGION=aws.region,
     )
-    cmd = [str(bin_dir / "spark-submit"), "--master", "local[2]", *submit_args(), *job_args]
+    cmd = [str(bin_dir / "spark-submit"), *submit_args("local[2]"), *job_args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
