@@ -117,23 +117,30 @@ def local_jars() -> tuple[list[str], list[str]]:
     return rest, first
 
 
+#: Jars a local session puts on the driver's class path instead of ``spark.jars``: S3A and the
+#: AWS SDK bundle it needs (~280 MB, shaded: nothing in it shadows Spark's own classes).
+_LOCAL_CLASS_PATH = re.compile(r"^(aws-java-sdk-bundle|hadoop-aws)-.*\.jar$")
+
+
 def session_jars(master: str) -> tuple[list[str], list[str]]:
     """(``spark.jars``, the driver's class path prefix) of a session on ``master``.
 
-    On a local master the tasks run in the driver's JVM: the jars are ``local:`` URIs, loaded
-    where they are. Otherwise Spark copies every jar (~300 MB, most of it the AWS SDK bundle of
-    S3A) into a spark-* folder of the temporary folder per session, and a killed run leaves it
-    there (a day of test runs filled this machine's disk)."""
+    A local session's tasks run in the driver's JVM, which copies every jar of ``spark.jars``
+    into a spark-*/userFiles folder of the temporary folder at its first task; a clean exit
+    deletes it, a killed run leaves it behind (a day of test runs filled this machine's disk).
+    Locally the AWS SDK bundle (~280 MB of the ~300) and S3A go on the class path instead. Not
+    every jar can: the connector's jar carries an older commons-lang3, which ahead of Spark's
+    own stops Spark from starting. Cluster masters ship every jar to their executors."""
     rest, first = local_jars()
     if master.startswith("local"):
-        rest = [f"local:{j}" for j in rest]
+        moved = [j for j in rest if _LOCAL_CLASS_PATH.match(Path(j).name)]
+        first, rest = first + moved, [j for j in rest if j not in moved]
     return rest, first
 
 
 def submit_args(master: str) -> list[str]:
     """The spark-submit flags that put the connector and S3A on the class path of a Spark on
-    ``master`` run from this machine (``local:`` jars on a local master: see
-    :func:`session_jars`)."""
+    ``master`` run from this machine (see :func:`session_jars`)."""
     rest, first = session_jars(master)
     return ["--master", master, "--jars", ",".join(rest), "--driver-class-path", ":".join(first)]
 

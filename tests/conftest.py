@@ -28,6 +28,21 @@ for var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
     del os.environ[var]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spark_local_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Spark's scratch folders, for this process and every ``ddbpipe`` it starts, under pytest's
+    temporary folder (which pytest prunes) instead of /tmp: tests kill exports on purpose, and a
+    killed JVM leaves its spark-* folder (the local copies of spark.jars) behind."""
+    folder = tmp_path_factory.mktemp("spark-local")
+    before = os.environ.get("SPARK_LOCAL_DIRS")
+    os.environ["SPARK_LOCAL_DIRS"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SPARK_LOCAL_DIRS", None)
+    else:
+        os.environ["SPARK_LOCAL_DIRS"] = before
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
