@@ -41,7 +41,6 @@ from bench.results import CPU_JVM, CPU_JVM_CHILDREN, CPU_OTHERS, ExportLineResul
 from bench.sections import Section
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = Section("export-line")
 TABLE = "bench-export-line"
 PERCENT, READ_CAPACITY = 1.5, 10_000  # far above what dynalite serves: the limiter never waits
@@ -286,8 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--after", default="HEAD", help="git ref of the 'after' reader jar")
     summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
-    if args.render:
-        return summarize.main([str(args.render), "--doc", str(DOC)])
+    if (rendered := summarize.render_only(args)) is not None:
+        return rendered
     if args.items < 1 or args.runs < 1:
         parser.error("--items and --runs must be at least 1")
     refs = {"before": args.before, "after": args.after}

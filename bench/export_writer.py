@@ -44,7 +44,6 @@ from bench.results import (
 from bench.sections import Section
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = Section("export-writer")
 TABLE = "bench-export-writer"
 PERCENT, READ_CAPACITY = 1.5, 10_000
@@ -157,8 +156,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
-    if args.render:
-        return summarize.main([str(args.render), "--doc", str(DOC)])
+    if (rendered := summarize.render_only(args)) is not None:
+        return rendered
     if args.items < 1 or args.runs < 1:
         parser.error("--items and --runs must be at least 1")
     try:

@@ -37,7 +37,6 @@ from ddbpipe import capacity
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = Section("memory-bound")
 TABLE = "bench-memory"
 INSTANCE_TYPE = "m5.xlarge"
@@ -207,8 +206,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-standalone", action="store_true")
     summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
-    if args.render:
-        return summarize.main([str(args.render), "--doc", str(DOC)])
+    if (rendered := summarize.render_only(args)) is not None:
+        return rendered
     from ddbpipe.cluster import executors
 
     sizes = sorted(int(x) for x in args.sizes.split(","))

@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SPLITS_PER_TASK = 8  # what a table that scans for > 15 minutes gets (capacity.MAX_SPLITS_PER_TASK)
 KILL_AT = 0.8
 READ_CAPACITY = 10_000  # far above what dynalite serves: the rate limiter never waits
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = Section("resume")
 BEGIN, END = SECTION.begin, SECTION.end
 
@@ -201,8 +200,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-import", action="store_true", help="measure the export only")
     summarize.add_render_flag(parser)
     args = parser.parse_args(argv)
-    if args.render:
-        return summarize.main([str(args.render), "--doc", str(DOC)])
+    if (rendered := summarize.render_only(args)) is not None:
+        return rendered
     command = "python -m bench.resume " + shlex.join(argv if argv is not None else sys.argv[1:])
     set_local_credentials()
     logs = ROOT / "bench" / "results" / "resume-logs"

@@ -196,6 +196,14 @@ def add_render_flag(parser: argparse.ArgumentParser) -> None:
                              "same as python -m bench.summarize RESULTS_JSON)")
 
 
+def render_only(args: argparse.Namespace) -> Optional[int]:
+    """With ``--render FILE`` (:func:`add_render_flag`): render it into docs/benchmarks.md and
+    return the exit code; without, None (measure)."""
+    if args.render is None:
+        return None
+    return main([str(args.render), "--doc", str(DOC)])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.summarize", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
